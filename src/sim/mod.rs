@@ -1,0 +1,1 @@
+//! A simulator of the Devin REST API v3.
