@@ -1,1 +1,67 @@
-fn main() {}
+//! `devin-mcp`: parse the command line, set up logging, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use devin_mcp::cli::{Cli, Command, ServeArgs};
+use devin_mcp::devin::DevinClient;
+use devin_mcp::mcp::DevinMcp;
+use devin_mcp::{config, logging, sim, transport};
+
+/// Exit status for configuration errors found before serving.
+const EXIT_CONFIG: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    if let Err(message) = config::load_dotenv() {
+        return fail(EXIT_CONFIG, &message);
+    }
+    let result = match cli.command {
+        None => serve_stdio(cli.serve).await,
+        Some(Command::Stdio(args)) => serve_stdio(args).await,
+        Some(Command::Sim { listen }) => sim::run_standalone(listen)
+            .await
+            .map_err(|error| (1, format!("simulator: {error}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => fail(code, &message),
+    }
+}
+
+async fn serve_stdio(args: ServeArgs) -> Result<(), (u8, String)> {
+    let (client, _simulator) = connect(&args).await?;
+    transport::stdio::serve(DevinMcp::new(client))
+        .await
+        .map_err(|message| (1, message))
+}
+
+/// Builds the Devin client: against Devin from the environment, or against an in-process
+/// simulator with `--sim`. The simulator handle must live as long as the server.
+async fn connect(args: &ServeArgs) -> Result<(DevinClient, Option<sim::Simulator>), (u8, String)> {
+    let config_error = |error: devin_mcp::devin::DevinError| (EXIT_CONFIG, error.to_string());
+    if !args.sim {
+        let config = config::client_config_from_env().map_err(config_error)?;
+        return Ok((DevinClient::new(config).map_err(config_error)?, None));
+    }
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let simulator = sim::Simulator::start(sim::SimConfig::realtime(), loopback)
+        .await
+        .map_err(|error| (1, format!("cannot start the simulator: {error}")))?;
+    tracing::info!(base_url = %simulator.base_url(), "serving against the Devin simulator, not Devin");
+    let key = devin_mcp::devin::ApiKey::new(simulator.api_key()).map_err(config_error)?;
+    let mut config =
+        devin_mcp::devin::ClientConfig::new(key, &simulator.base_url()).map_err(config_error)?;
+    config.org_id = Some(simulator.org_id().to_owned());
+    Ok((
+        DevinClient::new(config).map_err(config_error)?,
+        Some(simulator),
+    ))
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("devin-mcp: error: {message}");
+    ExitCode::from(code)
+}

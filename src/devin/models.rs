@@ -316,16 +316,14 @@ pub struct Principal {
     pub api_key_name: Option<String>,
 }
 
-/// One session-scoped secret given at create time. Never saved as an org secret.
-///
-/// `Debug` hides the value so that it cannot reach a log by accident.
+/// A secret for this session only.
+// `Debug` hides the value so that it cannot reach a log by accident.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionSecret {
-    /// Environment variable name, 1..256 characters.
+    /// Variable name, 1..256 characters.
     pub key: String,
-    /// The secret value, at most 65536 characters. Never echoed back or logged.
+    /// At most 65536 characters.
     pub value: String,
-    /// Whether Devin should treat the value as sensitive (default true).
     #[serde(default = "default_true")]
     pub sensitive: bool,
 }

@@ -1,0 +1,48 @@
+//! Process configuration: environment variables, a `.env` file, and what the command line
+//! adds. Turns them into a [`ClientConfig`] or one clear sentence saying what is wrong.
+
+use std::path::Path;
+
+use crate::devin::client::DEFAULT_BASE_URL;
+use crate::devin::{ApiKey, ClientConfig, DevinError};
+
+/// Environment variables this server reads.
+pub const ENV_API_KEY: &str = "DEVIN_API_KEY";
+pub const ENV_ORG_ID: &str = "DEVIN_ORG_ID";
+pub const ENV_BASE_URL: &str = "DEVIN_API_BASE_URL";
+
+/// Reads `.env` from the working directory, when there is one. Variables already set in the
+/// environment win over the file.
+pub fn load_dotenv() -> Result<(), String> {
+    let path = Path::new(".env");
+    if !path.is_file() {
+        return Ok(());
+    }
+    dotenvy::from_path(path).map_err(|error| format!("cannot read .env: {error}"))
+}
+
+/// The client configuration from the environment.
+pub fn client_config_from_env() -> Result<ClientConfig, DevinError> {
+    let key = non_empty(ENV_API_KEY).ok_or_else(|| {
+        DevinError::Config(format!(
+            "{ENV_API_KEY} is not set; set it to a Devin v3 API key (cog_…), or pass --sim to \
+             try the server against the built-in simulator"
+        ))
+    })?;
+    let base_url = non_empty(ENV_BASE_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let mut config = ClientConfig::new(ApiKey::new(key)?, &base_url)?;
+    config.org_id = non_empty(ENV_ORG_ID);
+    if let Some(org_id) = config.org_id.as_ref().filter(|id| !id.starts_with("org-")) {
+        return Err(DevinError::Config(format!(
+            "{ENV_ORG_ID} '{org_id}' does not look like an organization id (org-…)"
+        )));
+    }
+    Ok(config)
+}
+
+fn non_empty(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}

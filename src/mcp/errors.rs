@@ -1,0 +1,145 @@
+//! Turning failures into tool results a model can act on.
+//!
+//! Every failure of a tool call, whether a bad argument, an unknown session or an API error,
+//! becomes a result with `isError: true` and one or two sentences that say what happened and
+//! what to do next. JSON-RPC errors are left for protocol misuse and server bugs.
+
+use rmcp::model::{ContentBlock, IntoContents};
+
+use crate::devin::{ApiErrorKind, DevinError, SessionRef};
+
+/// A tool failure, as the sentence the calling model reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError(pub String);
+
+impl ToolError {
+    /// A problem with the arguments, found before anything was sent.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    /// Explains a Devin API failure. `session` names the session the call was about, when
+    /// there was one, so that a 404 can say which id is unknown.
+    pub fn from_devin(error: &DevinError, session: Option<&SessionRef>) -> Self {
+        Self(describe(error, session))
+    }
+
+    /// Replaces every occurrence of each secret with `<redacted>`, for errors that might
+    /// quote a request.
+    pub fn redact(self, secrets: &[&str]) -> Self {
+        let mut text = self.0;
+        for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+            text = text.replace(secret, "<redacted>");
+        }
+        Self(text)
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl IntoContents for ToolError {
+    fn into_contents(self) -> Vec<ContentBlock> {
+        vec![ContentBlock::text(self.0)]
+    }
+}
+
+fn describe(error: &DevinError, session: Option<&SessionRef>) -> String {
+    let target = session.map_or_else(|| "the request".to_owned(), |s| format!("session {s}"));
+    match error {
+        DevinError::Api(api) => {
+            let status = api.status.as_u16();
+            let detail = api.detail().map(|d| format!(": {d}")).unwrap_or_default();
+            let maybe_done = api.method == "POST";
+            match api.kind() {
+                ApiErrorKind::Unauthorized => format!(
+                    "Devin rejected the API key (HTTP 401{detail}). The server's DEVIN_API_KEY \
+                     is missing, expired or revoked; retrying will not help until an operator \
+                     sets a valid cog_ key."
+                ),
+                ApiErrorKind::Forbidden => format!(
+                    "The API key may not do this (HTTP 403{detail}). Ask an organization admin \
+                     for the permission, or use ids from the key's own organization."
+                ),
+                ApiErrorKind::NotFound => match session {
+                    Some(session) => format!(
+                        "Session {session} was not found (HTTP 404{detail}). Check the id: it \
+                         is the devin-… id that create_session returned, a bare id, or a \
+                         session URL."
+                    ),
+                    None => format!(
+                        "Devin found nothing at {} (HTTP 404{detail}). Check the ids in the \
+                         arguments (playbook_id, knowledge_ids, secret_ids).",
+                        api.path
+                    ),
+                },
+                ApiErrorKind::Conflict | ApiErrorKind::BadRequest if session.is_some() => format!(
+                    "Devin refused this for {target} in its current state (HTTP {status}\
+                     {detail}). Call get_status: a session that ended (exit or error) or was \
+                     archived takes no more messages; create a new session instead."
+                ),
+                ApiErrorKind::BadRequest | ApiErrorKind::Conflict | ApiErrorKind::Validation => {
+                    format!(
+                        "Devin rejected the arguments (HTTP {status}{detail}). Fix them and \
+                         call again."
+                    )
+                }
+                ApiErrorKind::RateLimited => {
+                    let wait = api
+                        .retry_after
+                        .map(|d| format!("{} seconds", d.as_secs().max(1)))
+                        .unwrap_or_else(|| "a minute".to_owned());
+                    format!(
+                        "Devin's rate limit was hit and the retries ran out (HTTP 429). Wait \
+                         {wait} before calling again."
+                    )
+                }
+                ApiErrorKind::Server | ApiErrorKind::Other => {
+                    let advice = if maybe_done {
+                        " It is unknown whether the request took effect: call get_status (or \
+                         look for the session by its tags) before sending it again."
+                    } else {
+                        " Try again in a minute."
+                    };
+                    format!("Devin's API failed (HTTP {status}{detail}).{advice}")
+                }
+            }
+        }
+        DevinError::Transport {
+            method,
+            message,
+            timed_out,
+            ..
+        } => {
+            let what = if *timed_out {
+                "did not answer in time"
+            } else {
+                "could not be reached"
+            };
+            let advice = if method == "POST" {
+                " It is unknown whether the request took effect: call get_status (or look for \
+                 the session by its tags) before sending it again."
+            } else {
+                " Try again shortly; if it persists, the operator should check \
+                 DEVIN_API_BASE_URL and the network."
+            };
+            format!("The Devin API {what} ({message}).{advice}")
+        }
+        DevinError::Decode {
+            json_path,
+            message,
+            status,
+            ..
+        } => format!(
+            "Devin's API answered (HTTP {status}) with a body this server cannot read (at \
+             {json_path}: {message}). The API may have changed; the call may have taken effect. \
+             Check with get_status before retrying."
+        ),
+        DevinError::Config(message) => {
+            format!("The server is not configured to reach Devin: {message}.")
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The MCP layer: tools built on the Devin client.
+//!
+//! [`server`] holds the handler every transport serves; [`tools`] one module per group of
+//! tools; [`views`] what the tools return; [`errors`] how failures read. This layer knows
+//! nothing of HTTP status codes beyond what [`errors`] turns into sentences, and nothing of
+//! transports.
+
+pub mod errors;
+pub mod schema_check;
+pub mod server;
+pub mod tools;
+pub mod views;
+
+pub use server::DevinMcp;

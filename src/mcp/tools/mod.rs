@@ -1,0 +1,4 @@
+//! Tool groups, one module each. Each module adds an `impl DevinMcp` block with its own
+//! router, merged in [`super::server::DevinMcp::new`].
+
+pub mod sessions;

@@ -1,0 +1,3 @@
+//! Transports: how MCP messages reach the server. They know nothing of tools.
+
+pub mod stdio;
