@@ -4,12 +4,14 @@
 use std::path::Path;
 
 use crate::devin::client::DEFAULT_BASE_URL;
-use crate::devin::{ApiKey, ClientConfig, DevinError};
+use crate::devin::{ApiKey, ClientConfig, DevinError, RetryPolicy};
 
 /// Environment variables this server reads.
 pub const ENV_API_KEY: &str = "DEVIN_API_KEY";
 pub const ENV_ORG_ID: &str = "DEVIN_ORG_ID";
 pub const ENV_BASE_URL: &str = "DEVIN_API_BASE_URL";
+pub const ENV_MAX_RETRIES: &str = "DEVIN_API_MAX_RETRIES";
+pub const ENV_TIMEOUT: &str = "DEVIN_API_TIMEOUT_SECS";
 
 /// Reads `.env` from the working directory, when there is one. Variables already set in the
 /// environment win over the file.
@@ -32,12 +34,41 @@ pub fn client_config_from_env() -> Result<ClientConfig, DevinError> {
     let base_url = non_empty(ENV_BASE_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let mut config = ClientConfig::new(ApiKey::new(key)?, &base_url)?;
     config.org_id = non_empty(ENV_ORG_ID);
+    apply_retry_env(&mut config.retry)?;
     if let Some(org_id) = config.org_id.as_ref().filter(|id| !id.starts_with("org-")) {
         return Err(DevinError::Config(format!(
             "{ENV_ORG_ID} '{org_id}' does not look like an organization id (org-…)"
         )));
     }
     Ok(config)
+}
+
+/// Applies `DEVIN_API_MAX_RETRIES` and `DEVIN_API_TIMEOUT_SECS` to a retry policy.
+pub fn apply_retry_env(policy: &mut RetryPolicy) -> Result<(), DevinError> {
+    if let Some(text) = non_empty(ENV_MAX_RETRIES) {
+        policy.max_retries = text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 10)
+            .ok_or_else(|| {
+                DevinError::Config(format!(
+                    "{ENV_MAX_RETRIES} must be a whole number from 0 to 10"
+                ))
+            })?;
+    }
+    if let Some(text) = non_empty(ENV_TIMEOUT) {
+        let seconds = text
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 600.0);
+        let seconds = seconds.ok_or_else(|| {
+            DevinError::Config(format!(
+                "{ENV_TIMEOUT} must be a number of seconds from 0 to 600"
+            ))
+        })?;
+        policy.request_timeout = std::time::Duration::from_secs_f64(seconds);
+    }
+    Ok(())
 }
 
 fn non_empty(name: &str) -> Option<String> {

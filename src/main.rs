@@ -55,6 +55,7 @@ async fn connect(args: &ServeArgs) -> Result<(DevinClient, Option<sim::Simulator
     let mut config =
         devin_mcp::devin::ClientConfig::new(key, &simulator.base_url()).map_err(config_error)?;
     config.org_id = Some(simulator.org_id().to_owned());
+    config::apply_retry_env(&mut config.retry).map_err(config_error)?;
     Ok((
         DevinClient::new(config).map_err(config_error)?,
         Some(simulator),

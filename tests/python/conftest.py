@@ -1,0 +1,1 @@
+"""Shared pytest settings for the third-party client tests."""
