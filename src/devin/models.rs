@@ -568,10 +568,19 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(session.status, SessionStatus::Unknown("creating".into()));
-        assert_eq!(session.status_detail, Some(StatusDetail::Unknown("pondering".into())));
-        assert_eq!(session.pull_requests[0].pr_state, Some(PrState::Unknown("draft".into())));
+        assert_eq!(
+            session.status_detail,
+            Some(StatusDetail::Unknown("pondering".into()))
+        );
+        assert_eq!(
+            session.pull_requests[0].pr_state,
+            Some(PrState::Unknown("draft".into()))
+        );
         assert!(session.tags.is_empty());
-        assert_eq!(serde_json::to_value(&session.status).unwrap(), json!("creating"));
+        assert_eq!(
+            serde_json::to_value(&session.status).unwrap(),
+            json!("creating")
+        );
     }
 
     #[test]
@@ -587,13 +596,17 @@ mod tests {
         let problem: Problem =
             serde_json::from_value(json!({"title": "Not Found", "status": 404})).unwrap();
         assert_eq!(problem.summary().as_deref(), Some("Not Found"));
-        let legacy: Problem = serde_json::from_value(json!({"detail": "Session not found"})).unwrap();
+        let legacy: Problem =
+            serde_json::from_value(json!({"detail": "Session not found"})).unwrap();
         assert_eq!(legacy.summary().as_deref(), Some("Session not found"));
         let validation: Problem = serde_json::from_value(json!({"detail": [
             {"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}
         ]}))
         .unwrap();
-        assert_eq!(validation.summary().as_deref(), Some("prompt: Field required"));
+        assert_eq!(
+            validation.summary().as_deref(),
+            Some("prompt: Field required")
+        );
     }
 
     #[test]
@@ -605,13 +618,21 @@ mod tests {
         };
         assert_eq!(
             query.to_pairs(),
-            vec![("tags", "a".into()), ("tags", "b".into()), ("first", "5".into())]
+            vec![
+                ("tags", "a".into()),
+                ("tags", "b".into()),
+                ("first", "5".into())
+            ]
         );
     }
 
     #[test]
     fn session_secret_debug_hides_the_value() {
-        let secret = SessionSecret { key: "K".into(), value: "hunter2".into(), sensitive: true };
+        let secret = SessionSecret {
+            key: "K".into(),
+            value: "hunter2".into(),
+            sensitive: true,
+        };
         assert!(!format!("{secret:?}").contains("hunter2"));
     }
 }

@@ -40,10 +40,15 @@ impl SessionRef {
     /// Parses a reference, keeping the input out of the error when it is very long.
     pub fn parse(input: &str) -> Result<Self, InvalidSessionRef> {
         let trimmed = input.trim();
-        let reject = || InvalidSessionRef { input: shorten(trimmed) };
+        let reject = || InvalidSessionRef {
+            input: shorten(trimmed),
+        };
         let candidate = if trimmed.contains("://") {
             let url = url::Url::parse(trimmed).map_err(|_| reject())?;
-            let mut segments = url.path_segments().ok_or_else(reject)?.filter(|s| !s.is_empty());
+            let mut segments = url
+                .path_segments()
+                .ok_or_else(reject)?
+                .filter(|s| !s.is_empty());
             match (segments.next(), segments.next(), segments.next()) {
                 (Some("sessions"), Some(id), None) => id.to_owned(),
                 _ => return Err(reject()),
@@ -54,9 +59,13 @@ impl SessionRef {
         let bare = candidate.strip_prefix(PREFIX).unwrap_or(&candidate);
         let well_formed = !bare.is_empty()
             && bare.len() <= 128
-            && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if well_formed {
-            Ok(Self { bare: bare.to_ascii_lowercase() })
+            Ok(Self {
+                bare: bare.to_ascii_lowercase(),
+            })
         } else {
             Err(reject())
         }
@@ -98,7 +107,8 @@ mod tests {
         let prefixed = SessionRef::parse(&format!("devin-{HEX}")).unwrap();
         let bare = SessionRef::parse(HEX).unwrap();
         let url = SessionRef::parse(&format!("https://app.devin.ai/sessions/{HEX}")).unwrap();
-        let url_slash = SessionRef::parse(&format!("https://app.devin.ai/sessions/{HEX}/")).unwrap();
+        let url_slash =
+            SessionRef::parse(&format!("https://app.devin.ai/sessions/{HEX}/")).unwrap();
         assert_eq!(prefixed, bare);
         assert_eq!(bare, url);
         assert_eq!(url, url_slash);
@@ -108,7 +118,14 @@ mod tests {
 
     #[test]
     fn rejects_other_shapes_and_names_the_accepted_forms() {
-        for input in ["", "devin-", "a b", "https://app.devin.ai/playbooks/x", "../etc", "x?y"] {
+        for input in [
+            "",
+            "devin-",
+            "a b",
+            "https://app.devin.ai/playbooks/x",
+            "../etc",
+            "x?y",
+        ] {
             let error = SessionRef::parse(input).unwrap_err().to_string();
             assert!(error.contains("devin-<id>"), "{input}: {error}");
         }
