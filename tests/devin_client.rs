@@ -18,7 +18,9 @@ use http::Method;
 use serde_json::json;
 
 async fn simulator() -> Simulator {
-    Simulator::start(SimConfig::manual(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
+    Simulator::start(SimConfig::manual(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap()
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -42,11 +44,19 @@ fn client(sim: &Simulator) -> DevinClient {
 }
 
 fn prompt(text: &str) -> CreateSessionRequest {
-    CreateSessionRequest { prompt: text.to_owned(), ..Default::default() }
+    CreateSessionRequest {
+        prompt: text.to_owned(),
+        ..Default::default()
+    }
 }
 
 fn fault(method: Method, path_contains: &str, times: Option<u32>, kind: FaultKind) -> Fault {
-    Fault { method: Some(method), path_contains: path_contains.to_owned(), times, kind }
+    Fault {
+        method: Some(method),
+        path_contains: path_contains.to_owned(),
+        times,
+        kind,
+    }
 }
 
 fn status_fault(status: u16, retry_after: Option<&str>, body: Option<&str>) -> FaultKind {
@@ -80,8 +90,14 @@ async fn the_org_is_discovered_once_from_self() {
 async fn an_enterprise_key_without_an_org_is_a_config_error() {
     let sim = simulator().await;
     let client = client_with_key(&sim, sim.enterprise_key());
-    let error = client.get_session(&SessionRef::parse("devin-abc").unwrap()).await.unwrap_err();
-    assert!(matches!(error, DevinError::Config(ref m) if m.contains("DEVIN_ORG_ID")), "{error}");
+    let error = client
+        .get_session(&SessionRef::parse("devin-abc").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, DevinError::Config(ref m) if m.contains("DEVIN_ORG_ID")),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -100,14 +116,26 @@ async fn create_get_list_message_tag_archive_and_terminate() {
     assert_eq!(fetched.title.as_deref(), Some("Flaky"));
 
     let page = client
-        .list_sessions(&ListSessionsQuery { tags: vec!["run:1".into()], ..Default::default() })
+        .list_sessions(&ListSessionsQuery {
+            tags: vec!["run:1".into()],
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(SessionRef::parse(&page.items[0].session_id).unwrap(), session);
+    assert_eq!(
+        SessionRef::parse(&page.items[0].session_id).unwrap(),
+        session
+    );
 
     let answer = client
-        .send_message(&session, &SendMessageRequest { message: "more".into(), ..Default::default() })
+        .send_message(
+            &session,
+            &SendMessageRequest {
+                message: "more".into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(SessionRef::parse(&answer.session_id).unwrap(), session);
@@ -116,10 +144,19 @@ async fn create_get_list_message_tag_archive_and_terminate() {
     assert_eq!(messages[0].message, "Fix the flaky test");
     assert!(messages.iter().any(|m| m.message == "more"));
 
-    assert_eq!(client.get_tags(&session).await.unwrap(), vec!["ci", "run:1"]);
-    let appended = client.append_tags(&session, &["triaged".into(), "ci".into()]).await.unwrap();
+    assert_eq!(
+        client.get_tags(&session).await.unwrap(),
+        vec!["ci", "run:1"]
+    );
+    let appended = client
+        .append_tags(&session, &["triaged".into(), "ci".into()])
+        .await
+        .unwrap();
     assert_eq!(appended, vec!["ci", "run:1", "triaged"]);
-    let replaced = client.replace_tags(&session, &["only".into()]).await.unwrap();
+    let replaced = client
+        .replace_tags(&session, &["only".into()])
+        .await
+        .unwrap();
     assert_eq!(replaced, vec!["only"]);
 
     let archived = client.archive_session(&session).await.unwrap();
@@ -140,7 +177,11 @@ async fn list_walks_every_page() {
         client.create_session(&request).await.unwrap();
     }
     client.create_session(&prompt("other")).await.unwrap();
-    let query = ListSessionsQuery { tags: vec!["batch".into()], first: Some(3), ..Default::default() };
+    let query = ListSessionsQuery {
+        tags: vec!["batch".into()],
+        first: Some(3),
+        ..Default::default()
+    };
     let first = client.list_sessions(&query).await.unwrap();
     assert_eq!(first.items.len(), 3);
     assert!(first.has_next_page && first.end_cursor.is_some());
@@ -165,7 +206,8 @@ async fn the_lifecycle_runs_on_the_simulator_clock() {
         "properties": {"ok": {"type": "boolean"}, "items": {"type": "array", "items": {"type": "string"}}},
         "required": ["ok", "items"]
     }));
-    let session = SessionRef::parse(&client.create_session(&request).await.unwrap().session_id).unwrap();
+    let session =
+        SessionRef::parse(&client.create_session(&request).await.unwrap().session_id).unwrap();
     let mut seen = vec![];
     let mut acus = 0.0;
     for _ in 0..400 {
@@ -177,8 +219,14 @@ async fn the_lifecycle_runs_on_the_simulator_clock() {
             seen.push(state);
         }
         if current.status_detail == Some(StatusDetail::Finished) {
-            let output = current.structured_output.clone().expect("structured output");
-            assert!(jsonschema::is_valid(request.structured_output_schema.as_ref().unwrap(), &output));
+            let output = current
+                .structured_output
+                .clone()
+                .expect("structured output");
+            assert!(jsonschema::is_valid(
+                request.structured_output_schema.as_ref().unwrap(),
+                &output
+            ));
             break;
         }
         sim.advance(Duration::from_secs(1));
@@ -186,8 +234,15 @@ async fn the_lifecycle_runs_on_the_simulator_clock() {
     let statuses: Vec<SessionStatus> = seen.iter().map(|(s, _)| s.clone()).collect();
     assert_eq!(statuses.first(), Some(&SessionStatus::New), "{seen:?}");
     assert!(statuses.contains(&SessionStatus::Claimed), "{seen:?}");
-    assert!(seen.contains(&(SessionStatus::Running, Some(StatusDetail::Working))), "{seen:?}");
-    assert_eq!(seen.last().unwrap().1, Some(StatusDetail::Finished), "{seen:?}");
+    assert!(
+        seen.contains(&(SessionStatus::Running, Some(StatusDetail::Working))),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last().unwrap().1,
+        Some(StatusDetail::Finished),
+        "{seen:?}"
+    );
     assert!(acus > 0.0);
     let attachments = client.list_session_attachments(&session).await.unwrap();
     assert!(!attachments.is_empty());
@@ -200,16 +255,29 @@ async fn attachments_upload_and_download_without_the_key_crossing_hosts() {
     let sim = simulator().await;
     let client = client(&sim);
     let uploaded = client
-        .upload_attachment("log.txt", Some("text/plain"), bytes::Bytes::from_static(b"hello log"))
+        .upload_attachment(
+            "log.txt",
+            Some("text/plain"),
+            bytes::Bytes::from_static(b"hello log"),
+        )
         .await
         .unwrap();
     assert_eq!(uploaded.name, "log.txt");
     let download = client.download_attachment(&uploaded.url).await.unwrap();
     assert_eq!(&download.bytes[..], b"hello log");
     let requests = sim.requests();
-    let blob = requests.iter().find(|r| r.path.starts_with("/_sim/blobs/")).expect("blob fetched");
-    assert!(!blob.had_authorization, "the bearer key was forwarded to the redirect host");
-    let api = requests.iter().find(|r| r.path.contains("/attachments/")).unwrap();
+    let blob = requests
+        .iter()
+        .find(|r| r.path.starts_with("/_sim/blobs/"))
+        .expect("blob fetched");
+    assert!(
+        !blob.had_authorization,
+        "the bearer key was forwarded to the redirect host"
+    );
+    let api = requests
+        .iter()
+        .find(|r| r.path.contains("/attachments/"))
+        .unwrap();
     assert!(api.had_authorization);
 
     let mut request = prompt("Read the log");
@@ -224,18 +292,40 @@ async fn attachments_upload_and_download_without_the_key_crossing_hosts() {
 async fn get_is_retried_after_5xx_and_dropped_connections() {
     let sim = simulator().await;
     let client = client(&sim);
-    let session = SessionRef::parse(&client.create_session(&prompt("x")).await.unwrap().session_id).unwrap();
+    let session = SessionRef::parse(
+        &client
+            .create_session(&prompt("x"))
+            .await
+            .unwrap()
+            .session_id,
+    )
+    .unwrap();
     sim.clear_requests();
-    sim.inject_fault(fault(Method::GET, "/sessions/", Some(2), status_fault(503, None, None)));
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions/",
+        Some(2),
+        status_fault(503, None, None),
+    ));
     client.get_session(&session).await.unwrap();
     assert_eq!(count(&sim, "GET", &session.devin_id()), 3);
 
     sim.clear_requests();
-    sim.inject_fault(fault(Method::GET, "/sessions/", Some(1), FaultKind::DropBeforeProcessing));
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions/",
+        Some(1),
+        FaultKind::DropBeforeProcessing,
+    ));
     client.get_session(&session).await.unwrap();
     assert_eq!(count(&sim, "GET", &session.devin_id()), 2);
 
-    sim.inject_fault(fault(Method::DELETE, "/sessions/", Some(1), status_fault(502, None, None)));
+    sim.inject_fault(fault(
+        Method::DELETE,
+        "/sessions/",
+        Some(1),
+        status_fault(502, None, None),
+    ));
     let ended = client.terminate_session(&session, false).await.unwrap();
     assert_eq!(ended.status, SessionStatus::Exit);
 }
@@ -246,10 +336,22 @@ async fn retries_give_up_after_the_limit() {
     let client = client(&sim);
     client.org_id().await.unwrap();
     sim.clear_requests();
-    sim.inject_fault(fault(Method::GET, "/sessions", None, status_fault(500, None, None)));
-    let error = client.list_sessions(&ListSessionsQuery::default()).await.unwrap_err();
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions",
+        None,
+        status_fault(500, None, None),
+    ));
+    let error = client
+        .list_sessions(&ListSessionsQuery::default())
+        .await
+        .unwrap_err();
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Server));
-    assert_eq!(count(&sim, "GET", "/sessions"), 4, "one attempt and three retries");
+    assert_eq!(
+        count(&sim, "GET", "/sessions"),
+        4,
+        "one attempt and three retries"
+    );
 }
 
 #[tokio::test]
@@ -258,22 +360,50 @@ async fn post_is_not_retried_after_a_5xx_or_a_dropped_connection() {
     let client = client(&sim);
     client.org_id().await.unwrap();
 
-    sim.inject_fault(fault(Method::POST, "/sessions", Some(1), status_fault(503, None, None)));
+    sim.inject_fault(fault(
+        Method::POST,
+        "/sessions",
+        Some(1),
+        status_fault(503, None, None),
+    ));
     let error = client.create_session(&prompt("x")).await.unwrap_err();
     assert_eq!(error.status(), Some(503));
     assert_eq!(count(&sim, "POST", "/sessions"), 1);
 
     sim.clear_requests();
-    sim.inject_fault(fault(Method::POST, "/sessions", Some(1), FaultKind::DropAfterProcessing));
-    let error = client.create_session(&prompt("dropped after")).await.unwrap_err();
+    sim.inject_fault(fault(
+        Method::POST,
+        "/sessions",
+        Some(1),
+        FaultKind::DropAfterProcessing,
+    ));
+    let error = client
+        .create_session(&prompt("dropped after"))
+        .await
+        .unwrap_err();
     assert!(matches!(error, DevinError::Transport { .. }), "{error}");
-    assert_eq!(count(&sim, "POST", "/sessions"), 1, "a second create would bill twice");
-    let all = client.list_all_sessions(&ListSessionsQuery::default(), None).await.unwrap();
+    assert_eq!(
+        count(&sim, "POST", "/sessions"),
+        1,
+        "a second create would bill twice"
+    );
+    let all = client
+        .list_all_sessions(&ListSessionsQuery::default(), None)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 1, "the dropped create did happen, once");
 
     sim.clear_requests();
-    sim.inject_fault(fault(Method::POST, "/sessions", Some(1), FaultKind::DropBeforeProcessing));
-    client.create_session(&prompt("dropped before")).await.unwrap_err();
+    sim.inject_fault(fault(
+        Method::POST,
+        "/sessions",
+        Some(1),
+        FaultKind::DropBeforeProcessing,
+    ));
+    client
+        .create_session(&prompt("dropped before"))
+        .await
+        .unwrap_err();
     assert_eq!(count(&sim, "POST", "/sessions"), 1);
 }
 
@@ -282,10 +412,18 @@ async fn post_is_retried_after_a_429_honouring_retry_after() {
     let sim = simulator().await;
     let client = client(&sim);
     client.org_id().await.unwrap();
-    sim.inject_fault(fault(Method::POST, "/sessions", Some(1), status_fault(429, Some("1"), None)));
+    sim.inject_fault(fault(
+        Method::POST,
+        "/sessions",
+        Some(1),
+        status_fault(429, Some("1"), None),
+    ));
     let started = std::time::Instant::now();
     client.create_session(&prompt("x")).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After: 1 was honoured");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After: 1 was honoured"
+    );
     assert_eq!(count(&sim, "POST", "/sessions"), 2);
 }
 
@@ -294,11 +432,22 @@ async fn retry_after_is_capped() {
     let sim = simulator().await;
     let client = client(&sim);
     client.org_id().await.unwrap();
-    sim.inject_fault(fault(Method::GET, "/sessions", Some(1), status_fault(429, Some("3600"), None)));
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions",
+        Some(1),
+        status_fault(429, Some("3600"), None),
+    ));
     let started = std::time::Instant::now();
-    client.list_sessions(&ListSessionsQuery::default()).await.unwrap();
+    client
+        .list_sessions(&ListSessionsQuery::default())
+        .await
+        .unwrap();
     let waited = started.elapsed();
-    assert!(waited < Duration::from_secs(4), "a 1-hour Retry-After is capped: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(4),
+        "a 1-hour Retry-After is capped: {waited:?}"
+    );
 }
 
 #[tokio::test]
@@ -318,7 +467,11 @@ async fn every_error_body_form_is_read() {
     assert!(api.path.ends_with(&session.devin_id()));
 
     let cases = [
-        (r#"{"detail": "Session is archived"}"#, 409, "Session is archived"),
+        (
+            r#"{"detail": "Session is archived"}"#,
+            409,
+            "Session is archived",
+        ),
         (
             r#"{"detail": [{"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}]}"#,
             422,
@@ -332,7 +485,12 @@ async fn every_error_body_form_is_read() {
         ("<html>Bad Gateway</html>", 418, "<html>Bad Gateway</html>"),
     ];
     for (body, status, expected) in cases {
-        sim.inject_fault(fault(Method::GET, "/sessions/", Some(1), status_fault(status, None, Some(body))));
+        sim.inject_fault(fault(
+            Method::GET,
+            "/sessions/",
+            Some(1),
+            status_fault(status, None, Some(body)),
+        ));
         let error = client.get_session(&session).await.unwrap_err();
         assert_eq!(error.status(), Some(status));
         let text = error.to_string();
@@ -349,31 +507,72 @@ async fn a_malformed_success_body_keeps_the_raw_body_and_the_json_path() {
         Method::GET,
         "/sessions",
         Some(1),
-        status_fault(200, None, Some(r#"{"items": [{"session_id": "devin-1", "status": 7}]}"#)),
+        status_fault(
+            200,
+            None,
+            Some(r#"{"items": [{"session_id": "devin-1", "status": 7}]}"#),
+        ),
     ));
-    let error = client.list_sessions(&ListSessionsQuery::default()).await.unwrap_err();
+    let error = client
+        .list_sessions(&ListSessionsQuery::default())
+        .await
+        .unwrap_err();
     match error {
-        DevinError::Decode { json_path, raw_body, .. } => {
+        DevinError::Decode {
+            json_path,
+            raw_body,
+            ..
+        } => {
             assert_eq!(json_path, "items[0].status");
             assert!(raw_body.contains("devin-1"));
         }
         other => panic!("expected a decode error, got {other}"),
     }
-    sim.inject_fault(fault(Method::GET, "/sessions", Some(1), FaultKind::MalformedBody));
-    let error = client.list_sessions(&ListSessionsQuery::default()).await.unwrap_err();
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions",
+        Some(1),
+        FaultKind::MalformedBody,
+    ));
+    let error = client
+        .list_sessions(&ListSessionsQuery::default())
+        .await
+        .unwrap_err();
     assert!(matches!(error, DevinError::Decode { .. }), "{error}");
 }
 
 #[tokio::test]
 async fn a_timeout_is_a_transport_error_that_says_so() {
     let sim = simulator().await;
-    let mut config = ClientConfig::new(ApiKey::new(sim.api_key()).unwrap(), &sim.base_url()).unwrap();
-    config.retry = RetryPolicy { max_retries: 0, request_timeout: Duration::from_millis(300), ..fast_retries() };
+    let mut config =
+        ClientConfig::new(ApiKey::new(sim.api_key()).unwrap(), &sim.base_url()).unwrap();
+    config.retry = RetryPolicy {
+        max_retries: 0,
+        request_timeout: Duration::from_millis(300),
+        ..fast_retries()
+    };
     let client = DevinClient::new(config).unwrap();
     client.org_id().await.unwrap();
-    sim.inject_fault(fault(Method::GET, "/sessions", None, FaultKind::Delay(Duration::from_secs(2))));
-    let error = client.list_sessions(&ListSessionsQuery::default()).await.unwrap_err();
-    assert!(matches!(error, DevinError::Transport { timed_out: true, .. }), "{error}");
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions",
+        None,
+        FaultKind::Delay(Duration::from_secs(2)),
+    ));
+    let error = client
+        .list_sessions(&ListSessionsQuery::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DevinError::Transport {
+                timed_out: true,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -384,10 +583,14 @@ async fn keys_never_appear_in_errors() {
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Unauthorized));
     assert!(!format!("{error} {error:?}").contains("cog_wrong_but_secret_key"));
     let forbidden = client_with_key(&sim, sim.other_org_key());
-    let mut config = ClientConfig::new(ApiKey::new(sim.other_org_key()).unwrap(), &sim.base_url()).unwrap();
+    let mut config =
+        ClientConfig::new(ApiKey::new(sim.other_org_key()).unwrap(), &sim.base_url()).unwrap();
     config.org_id = Some(sim.org_id().to_owned());
     let forbidden_here = DevinClient::new(config).unwrap();
-    let error = forbidden_here.list_sessions(&ListSessionsQuery::default()).await.unwrap_err();
+    let error = forbidden_here
+        .list_sessions(&ListSessionsQuery::default())
+        .await
+        .unwrap_err();
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Forbidden));
     drop(forbidden);
 }

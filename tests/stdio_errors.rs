@@ -13,11 +13,20 @@ use mcp_support::{Server, report_schema, server_command, simulator};
 use serde_json::json;
 
 fn fault(method: Method, path_contains: &str, times: Option<u32>, kind: FaultKind) -> Fault {
-    Fault { method: Some(method), path_contains: path_contains.to_owned(), times, kind }
+    Fault {
+        method: Some(method),
+        path_contains: path_contains.to_owned(),
+        times,
+        kind,
+    }
 }
 
 fn status(status: u16, retry_after: Option<&str>) -> FaultKind {
-    FaultKind::Status { status, retry_after: retry_after.map(str::to_owned), body: None }
+    FaultKind::Status {
+        status,
+        retry_after: retry_after.map(str::to_owned),
+        body: None,
+    }
 }
 
 fn posts_to_sessions(sim: &devin_mcp::sim::Simulator) -> usize {
@@ -31,11 +40,21 @@ fn posts_to_sessions(sim: &devin_mcp::sim::Simulator) -> usize {
 async fn a_rejected_key_says_so_and_the_server_keeps_serving() {
     let sim = simulator().await;
     let server = Server::start_with(server_command(&sim, "cog_not_a_real_key")).await;
-    let message = server.err("get_status", json!({ "session_id": "devin-abc" })).await;
-    assert!(message.contains("401") && message.contains("DEVIN_API_KEY"), "{message}");
-    assert!(!message.contains("cog_not_a_real_key"), "the key leaked: {message}");
+    let message = server
+        .err("get_status", json!({ "session_id": "devin-abc" }))
+        .await;
+    assert!(
+        message.contains("401") && message.contains("DEVIN_API_KEY"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("cog_not_a_real_key"),
+        "the key leaked: {message}"
+    );
     // Still serving.
-    let again = server.err("list_attachments", json!({ "session_id": "devin-abc" })).await;
+    let again = server
+        .err("list_attachments", json!({ "session_id": "devin-abc" }))
+        .await;
     assert!(again.contains("401"), "{again}");
     server.stop().await;
 }
@@ -45,11 +64,24 @@ async fn an_unknown_session_names_the_id_and_the_accepted_forms() {
     let sim = simulator().await;
     let server = Server::start(&sim).await;
     let unknown = "devin-0123456789abcdef0123456789abcdef";
-    for tool in ["get_status", "get_structured_output", "list_attachments", "terminate"] {
+    for tool in [
+        "get_status",
+        "get_structured_output",
+        "list_attachments",
+        "terminate",
+    ] {
         let message = server.err(tool, json!({ "session_id": unknown })).await;
-        assert!(message.contains(unknown) && message.contains("404"), "{tool}: {message}");
+        assert!(
+            message.contains(unknown) && message.contains("404"),
+            "{tool}: {message}"
+        );
     }
-    let message = server.err("send_message", json!({ "session_id": unknown, "message": "hi" })).await;
+    let message = server
+        .err(
+            "send_message",
+            json!({ "session_id": unknown, "message": "hi" }),
+        )
+        .await;
     assert!(message.contains("not found"), "{message}");
     server.stop().await;
 }
@@ -59,14 +91,34 @@ async fn bad_arguments_are_refused_before_anything_is_sent() {
     let sim = simulator().await;
     let server = Server::start(&sim).await;
     let cases = [
-        ("get_status", json!({ "session_id": "not an id!" }), "devin-<id>"),
+        (
+            "get_status",
+            json!({ "session_id": "not an id!" }),
+            "devin-<id>",
+        ),
         ("get_status", json!({}), "session_id"),
         ("get_status", json!({ "session_id": 42 }), "get_status"),
-        ("get_status", json!({ "sessionId": "devin-abc" }), "sessionId"),
+        (
+            "get_status",
+            json!({ "sessionId": "devin-abc" }),
+            "sessionId",
+        ),
         ("create_session", json!({ "prompt": "  " }), "prompt"),
-        ("create_session", json!({ "prompt": "x", "max_acu_limit": 0 }), "max_acu_limit"),
-        ("create_session", json!({ "prompt": "x", "max_acu_limit": -3 }), "positive"),
-        ("create_session", json!({ "prompt": "x", "structured_output_schema": "object" }), "JSON object"),
+        (
+            "create_session",
+            json!({ "prompt": "x", "max_acu_limit": 0 }),
+            "max_acu_limit",
+        ),
+        (
+            "create_session",
+            json!({ "prompt": "x", "max_acu_limit": -3 }),
+            "positive",
+        ),
+        (
+            "create_session",
+            json!({ "prompt": "x", "structured_output_schema": "object" }),
+            "JSON object",
+        ),
         (
             "create_session",
             json!({ "prompt": "x", "structured_output_schema": {"type": "objekt"} }),
@@ -82,16 +134,31 @@ async fn bad_arguments_are_refused_before_anything_is_sent() {
             json!({ "prompt": "x", "structured_output_schema": {"description": "y".repeat(70_000)} }),
             "limit",
         ),
-        ("create_session", json!({ "prompt": "x", "devin_mode": "turbo" }), "turbo"),
-        ("send_message", json!({ "session_id": "devin-abc", "message": "" }), "message"),
+        (
+            "create_session",
+            json!({ "prompt": "x", "devin_mode": "turbo" }),
+            "turbo",
+        ),
+        (
+            "send_message",
+            json!({ "session_id": "devin-abc", "message": "" }),
+            "message",
+        ),
     ];
     for (tool, arguments, expected) in cases {
         let message = server.err(tool, arguments.clone()).await;
         assert!(message.contains(expected), "{tool}({arguments}): {message}");
     }
-    assert_eq!(posts_to_sessions(&sim), 0, "a refused create must not reach Devin");
+    assert_eq!(
+        posts_to_sessions(&sim),
+        0,
+        "a refused create must not reach Devin"
+    );
     let requests = sim.requests().len();
-    assert_eq!(requests, 0, "refused arguments must not reach Devin: {requests} requests");
+    assert_eq!(
+        requests, 0,
+        "refused arguments must not reach Devin: {requests} requests"
+    );
     server.stop().await;
 }
 
@@ -100,13 +167,22 @@ async fn a_validation_error_from_devin_is_quoted() {
     let sim = simulator().await;
     let server = Server::start(&sim).await;
     let message = server
-        .err("create_session", json!({ "prompt": "x", "platform": "amiga" }))
+        .err(
+            "create_session",
+            json!({ "prompt": "x", "platform": "amiga" }),
+        )
         .await;
-    assert!(message.contains("400") && message.contains("platform"), "{message}");
+    assert!(
+        message.contains("400") && message.contains("platform"),
+        "{message}"
+    );
 
     sim.inject_fault(fault(Method::POST, "/sessions", Some(1), status(422, None)));
     let message = server.err("create_session", json!({ "prompt": "x" })).await;
-    assert!(message.contains("422") && message.contains("Fix them"), "{message}");
+    assert!(
+        message.contains("422") && message.contains("Fix them"),
+        "{message}"
+    );
     server.stop().await;
 }
 
@@ -114,10 +190,24 @@ async fn a_validation_error_from_devin_is_quoted() {
 async fn a_429_is_retried_after_retry_after_even_on_create() {
     let sim = simulator().await;
     let server = Server::start(&sim).await;
-    sim.inject_fault(fault(Method::POST, "/sessions", Some(1), status(429, Some("1"))));
+    sim.inject_fault(fault(
+        Method::POST,
+        "/sessions",
+        Some(1),
+        status(429, Some("1")),
+    ));
     let created = server.ok("create_session", json!({ "prompt": "x" })).await;
-    assert!(created["session_id"].as_str().unwrap().starts_with("devin-"));
-    assert_eq!(posts_to_sessions(&sim), 2, "one 429, then one accepted create");
+    assert!(
+        created["session_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("devin-")
+    );
+    assert_eq!(
+        posts_to_sessions(&sim),
+        2,
+        "one 429, then one accepted create"
+    );
     server.stop().await;
 }
 
@@ -125,9 +215,19 @@ async fn a_429_is_retried_after_retry_after_even_on_create() {
 async fn rate_limits_that_outlast_the_retries_say_when_to_come_back() {
     let sim = simulator().await;
     let server = Server::start(&sim).await;
-    sim.inject_fault(fault(Method::GET, "/sessions/", None, status(429, Some("1"))));
-    let message = server.err("get_status", json!({ "session_id": "devin-abc" })).await;
-    assert!(message.contains("429") && message.contains("Wait"), "{message}");
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions/",
+        None,
+        status(429, Some("1")),
+    ));
+    let message = server
+        .err("get_status", json!({ "session_id": "devin-abc" }))
+        .await;
+    assert!(
+        message.contains("429") && message.contains("Wait"),
+        "{message}"
+    );
     server.stop().await;
 }
 
@@ -137,8 +237,15 @@ async fn a_server_error_on_create_is_not_retried_and_warns_it_may_have_happened(
     let server = Server::start(&sim).await;
     sim.inject_fault(fault(Method::POST, "/sessions", Some(1), status(503, None)));
     let message = server.err("create_session", json!({ "prompt": "x" })).await;
-    assert!(message.contains("503") && message.contains("unknown whether"), "{message}");
-    assert_eq!(posts_to_sessions(&sim), 1, "a POST is never resent after a 5xx");
+    assert!(
+        message.contains("503") && message.contains("unknown whether"),
+        "{message}"
+    );
+    assert_eq!(
+        posts_to_sessions(&sim),
+        1,
+        "a POST is never resent after a 5xx"
+    );
     server.stop().await;
 }
 
@@ -146,7 +253,12 @@ async fn a_server_error_on_create_is_not_retried_and_warns_it_may_have_happened(
 async fn a_dropped_create_is_not_resent() {
     let sim = simulator().await;
     let server = Server::start(&sim).await;
-    sim.inject_fault(fault(Method::POST, "/sessions", Some(1), FaultKind::DropAfterProcessing));
+    sim.inject_fault(fault(
+        Method::POST,
+        "/sessions",
+        Some(1),
+        FaultKind::DropAfterProcessing,
+    ));
     let message = server.err("create_session", json!({ "prompt": "x" })).await;
     assert!(message.contains("unknown whether"), "{message}");
     assert_eq!(posts_to_sessions(&sim), 1);
@@ -162,11 +274,18 @@ async fn a_server_error_on_read_is_retried_then_reported() {
 
     sim.inject_fault(fault(Method::GET, "/sessions/", Some(1), status(500, None)));
     let status_view = server.ok("get_status", json!({ "session_id": id })).await;
-    assert_eq!(status_view["session_id"], id.as_str(), "one 500 is absorbed by a retry");
+    assert_eq!(
+        status_view["session_id"],
+        id.as_str(),
+        "one 500 is absorbed by a retry"
+    );
 
     sim.inject_fault(fault(Method::GET, "/sessions/", None, status(500, None)));
     let message = server.err("get_status", json!({ "session_id": id })).await;
-    assert!(message.contains("500") && message.contains("Try again"), "{message}");
+    assert!(
+        message.contains("500") && message.contains("Try again"),
+        "{message}"
+    );
     sim.clear_faults();
     server.ok("get_status", json!({ "session_id": id })).await;
     server.stop().await;
@@ -178,7 +297,12 @@ async fn a_malformed_body_is_reported_with_where_it_broke() {
     let server = Server::start(&sim).await;
     let created = server.ok("create_session", json!({ "prompt": "x" })).await;
     let id = created["session_id"].as_str().unwrap().to_owned();
-    sim.inject_fault(fault(Method::GET, "/sessions/", None, FaultKind::MalformedBody));
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions/",
+        None,
+        FaultKind::MalformedBody,
+    ));
     let message = server.err("get_status", json!({ "session_id": id })).await;
     assert!(message.contains("cannot read"), "{message}");
     sim.clear_faults();
@@ -190,7 +314,9 @@ async fn a_malformed_body_is_reported_with_where_it_broke() {
 async fn a_slow_api_times_out_with_a_clear_message() {
     let sim = simulator().await;
     let mut command = server_command(&sim, sim.api_key());
-    command.env("DEVIN_API_TIMEOUT_SECS", "0.5").env("DEVIN_API_MAX_RETRIES", "0");
+    command
+        .env("DEVIN_API_TIMEOUT_SECS", "0.5")
+        .env("DEVIN_API_MAX_RETRIES", "0");
     let server = Server::start_with(command).await;
     sim.inject_fault(fault(
         Method::GET,
@@ -198,7 +324,9 @@ async fn a_slow_api_times_out_with_a_clear_message() {
         None,
         FaultKind::Delay(Duration::from_secs(3)),
     ));
-    let message = server.err("get_status", json!({ "session_id": "devin-abc" })).await;
+    let message = server
+        .err("get_status", json!({ "session_id": "devin-abc" }))
+        .await;
     assert!(message.contains("did not answer in time"), "{message}");
     server.stop().await;
 }
@@ -208,11 +336,19 @@ async fn messages_to_an_ended_session_explain_what_to_do_instead() {
     let sim = simulator().await;
     let server = Server::start(&sim).await;
     let created = server
-        .ok("create_session", json!({ "prompt": "x", "structured_output_schema": report_schema() }))
+        .ok(
+            "create_session",
+            json!({ "prompt": "x", "structured_output_schema": report_schema() }),
+        )
         .await;
     let id = created["session_id"].as_str().unwrap().to_owned();
     server.ok("terminate", json!({ "session_id": id })).await;
-    let message = server.err("send_message", json!({ "session_id": id, "message": "more" })).await;
+    let message = server
+        .err(
+            "send_message",
+            json!({ "session_id": id, "message": "more" }),
+        )
+        .await;
     assert!(message.contains("create a new session"), "{message}");
     server.stop().await;
 }

@@ -33,7 +33,10 @@ struct Raw {
 
 impl Raw {
     fn spawn(mut command: Command) -> Self {
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn devin-mcp");
         let stdout = BufReader::new(child.stdout.take().unwrap());
         Self { child, stdout }
@@ -41,7 +44,10 @@ impl Raw {
 
     async fn send(&mut self, message: &Value) {
         let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(format!("{message}\n").as_bytes()).await.unwrap();
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
         stdin.flush().await.unwrap();
     }
 
@@ -71,7 +77,13 @@ impl Raw {
         let mut rest = String::new();
         self.stdout.read_to_string(&mut rest).await.unwrap();
         let mut stderr = String::new();
-        self.child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .await
+            .unwrap();
         let status = self.child.wait().await.unwrap();
         (rest, stderr, status)
     }
@@ -87,8 +99,10 @@ async fn stdout_carries_only_json_rpc_and_no_secret_reaches_stderr_even_at_trace
     raw.send(&initialize(1)).await;
     let answer = raw.answer(1).await;
     assert_eq!(answer["result"]["serverInfo"]["name"], "devin-mcp");
-    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
-    raw.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})).await;
+    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    raw.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        .await;
     raw.answer(2).await;
     raw.send(&json!({
         "jsonrpc": "2.0", "id": 3, "method": "tools/call",
@@ -100,7 +114,10 @@ async fn stdout_carries_only_json_rpc_and_no_secret_reaches_stderr_even_at_trace
     .await;
     let created = raw.answer(3).await;
     assert_ne!(created["result"]["isError"], true, "{created}");
-    let id = created["result"]["structuredContent"]["session_id"].as_str().unwrap().to_owned();
+    let id = created["result"]["structuredContent"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     raw.send(&json!({
         "jsonrpc": "2.0", "id": 4, "method": "tools/call",
         "params": {"name": "get_status", "arguments": {"session_id": id}}
@@ -116,8 +133,14 @@ async fn stdout_carries_only_json_rpc_and_no_secret_reaches_stderr_even_at_trace
     assert!(status.success(), "{status}");
     assert!(!stderr.is_empty(), "trace logging writes to stderr");
     assert!(!stderr.contains(SECRET), "a session secret reached the log");
-    assert!(!stderr.contains(sim.api_key()), "the API key reached the log");
-    assert!(!created.to_string().contains(SECRET), "a session secret came back");
+    assert!(
+        !stderr.contains(sim.api_key()),
+        "the API key reached the log"
+    );
+    assert!(
+        !created.to_string().contains(SECRET),
+        "a session secret came back"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +166,8 @@ async fn unknown_methods_get_a_json_rpc_error_at_once() {
     let mut raw = Raw::spawn(server_command(&sim, sim.api_key()));
     raw.send(&initialize(1)).await;
     raw.answer(1).await;
-    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
     raw.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "devin/teleport", "params": {}}))
         .await;
     let answer = raw.answer(2).await;
@@ -154,7 +178,10 @@ async fn unknown_methods_get_a_json_rpc_error_at_once() {
     }))
     .await;
     let answer = raw.answer(3).await;
-    assert!(answer.get("error").is_some(), "an unknown tool is a protocol error: {answer}");
+    assert!(
+        answer.get("error").is_some(),
+        "an unknown tool is a protocol error: {answer}"
+    );
     raw.finish().await;
 }
 
@@ -167,17 +194,28 @@ async fn the_process_exits_promptly_when_stdin_closes() {
     let started = Instant::now();
     let (_, _, status) = raw.finish().await;
     assert!(status.success(), "{status}");
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 async fn run_expecting_config_error(command: &mut Command) -> String {
-    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let output = tokio::time::timeout(Duration::from_secs(10), command.output())
         .await
         .expect("a bad configuration fails at once")
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{output:?}");
-    assert!(output.stdout.is_empty(), "nothing on stdout: {:?}", output.stdout);
+    assert!(
+        output.stdout.is_empty(),
+        "nothing on stdout: {:?}",
+        output.stdout
+    );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
     stderr
@@ -195,7 +233,10 @@ fn bare_command() -> Command {
 #[tokio::test]
 async fn a_missing_key_fails_before_the_handshake_with_one_line() {
     let stderr = run_expecting_config_error(&mut bare_command()).await;
-    assert!(stderr.contains("DEVIN_API_KEY") && stderr.contains("--sim"), "{stderr}");
+    assert!(
+        stderr.contains("DEVIN_API_KEY") && stderr.contains("--sim"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -204,18 +245,25 @@ async fn a_legacy_key_is_refused_with_the_fix() {
     command.env("DEVIN_API_KEY", "apk_user_legacy_key_123");
     let stderr = run_expecting_config_error(&mut command).await;
     assert!(stderr.contains("cog_"), "{stderr}");
-    assert!(!stderr.contains("apk_user_legacy_key_123"), "the key leaked: {stderr}");
+    assert!(
+        !stderr.contains("apk_user_legacy_key_123"),
+        "the key leaked: {stderr}"
+    );
 }
 
 #[tokio::test]
 async fn a_bad_base_url_or_org_is_refused() {
     let mut command = bare_command();
-    command.env("DEVIN_API_KEY", "cog_x").env("DEVIN_API_BASE_URL", "ftp://nope");
+    command
+        .env("DEVIN_API_KEY", "cog_x")
+        .env("DEVIN_API_BASE_URL", "ftp://nope");
     let stderr = run_expecting_config_error(&mut command).await;
     assert!(stderr.contains("DEVIN_API_BASE_URL"), "{stderr}");
 
     let mut command = bare_command();
-    command.env("DEVIN_API_KEY", "cog_x").env("DEVIN_ORG_ID", "acme");
+    command
+        .env("DEVIN_API_KEY", "cog_x")
+        .env("DEVIN_ORG_ID", "acme");
     let stderr = run_expecting_config_error(&mut command).await;
     assert!(stderr.contains("DEVIN_ORG_ID"), "{stderr}");
 }
@@ -226,7 +274,8 @@ async fn an_enterprise_key_without_an_org_says_to_set_one() {
     let mut raw = Raw::spawn(server_command(&sim, sim.enterprise_key()));
     raw.send(&initialize(1)).await;
     raw.answer(1).await;
-    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
     raw.send(&json!({
         "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "get_status", "arguments": {"session_id": "devin-abc"}}
@@ -246,7 +295,11 @@ async fn a_dotenv_file_in_the_working_directory_is_read() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join(".env"),
-        format!("DEVIN_API_KEY={}\nDEVIN_API_BASE_URL={}\n", sim.api_key(), sim.base_url()),
+        format!(
+            "DEVIN_API_KEY={}\nDEVIN_API_BASE_URL={}\n",
+            sim.api_key(),
+            sim.base_url()
+        ),
     )
     .unwrap();
     let mut command = bare_command();
@@ -254,7 +307,8 @@ async fn a_dotenv_file_in_the_working_directory_is_read() {
     let mut raw = Raw::spawn(command);
     raw.send(&initialize(1)).await;
     raw.answer(1).await;
-    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
     raw.send(&json!({
         "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "create_session", "arguments": {"prompt": "hello"}}

@@ -34,7 +34,11 @@ async fn main() -> Result<(), Error> {
         command.arg("--sim");
     }
     command.env("RUST_LOG", "warn");
-    step(&format!("launching {} {}", binary.display(), if real { "" } else { "--sim" }));
+    step(&format!(
+        "launching {} {}",
+        binary.display(),
+        if real { "" } else { "--sim" }
+    ));
     let client: Client = ().serve(TokioChildProcess::new(command)?).await?;
     if let Some(info) = client.peer_info().and_then(|info| info.server_info.clone()) {
         step(&format!("connected to {} {}", info.name, info.version));
@@ -64,8 +68,14 @@ async fn main() -> Result<(), Error> {
         }),
     )
     .await?;
-    let id = created["session_id"].as_str().unwrap_or_default().to_owned();
-    step(&format!("created {id} ({})", created["url"].as_str().unwrap_or_default()));
+    let id = created["session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    step(&format!(
+        "created {id} ({})",
+        created["url"].as_str().unwrap_or_default()
+    ));
 
     let started = Instant::now();
     let mut last = String::new();
@@ -75,7 +85,10 @@ async fn main() -> Result<(), Error> {
         let now = format!(
             "{}{}",
             status["status"].as_str().unwrap_or("?"),
-            status["status_detail"].as_str().map(|d| format!(" / {d}")).unwrap_or_default()
+            status["status_detail"]
+                .as_str()
+                .map(|d| format!(" / {d}"))
+                .unwrap_or_default()
         );
         if now != last {
             step(&format!(
@@ -103,14 +116,30 @@ async fn main() -> Result<(), Error> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    let output = call(&client, "get_structured_output", json!({ "session_id": id })).await?;
-    step(&format!("structured output: {}", output["structured_output"]));
+    let output = call(
+        &client,
+        "get_structured_output",
+        json!({ "session_id": id }),
+    )
+    .await?;
+    step(&format!(
+        "structured output: {}",
+        output["structured_output"]
+    ));
     let attachments = call(&client, "list_attachments", json!({ "session_id": id })).await?;
     for file in attachments["attachments"].as_array().into_iter().flatten() {
         step(&format!("attachment: {} ({})", file["name"], file["url"]));
     }
-    let ended = call(&client, "terminate", json!({ "session_id": id, "archive": true })).await?;
-    step(&format!("terminated: status {}, archived {}", ended["status"], ended["is_archived"]));
+    let ended = call(
+        &client,
+        "terminate",
+        json!({ "session_id": id, "archive": true }),
+    )
+    .await?;
+    step(&format!(
+        "terminated: status {}, archived {}",
+        ended["status"], ended["is_archived"]
+    ));
     client.cancel().await?;
     Ok(())
 }
@@ -141,7 +170,9 @@ fn server_binary() -> Result<PathBuf, Error> {
     }
     let example = std::env::current_exe()?;
     let profile_dir = example.parent().and_then(|examples| examples.parent());
-    let binary = profile_dir.map(|dir| dir.join("devin-mcp")).filter(|path| path.exists());
+    let binary = profile_dir
+        .map(|dir| dir.join("devin-mcp"))
+        .filter(|path| path.exists());
     binary.ok_or_else(|| "devin-mcp is not built yet: run `cargo build` first".into())
 }
 

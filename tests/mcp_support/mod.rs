@@ -21,7 +21,9 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_devin-mcp");
 /// A simulator with a manual clock, on a free loopback port.
 pub async fn simulator() -> Simulator {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    Simulator::start(SimConfig::manual(), loopback).await.expect("simulator starts")
+    Simulator::start(SimConfig::manual(), loopback)
+        .await
+        .expect("simulator starts")
 }
 
 /// A `devin-mcp` command pointed at `sim`, isolated from the caller's environment and `.env`.
@@ -59,25 +61,45 @@ impl Server {
 
     /// Calls a tool and returns the raw result; panics only on protocol errors.
     pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
-        let Value::Object(arguments) = arguments else { panic!("arguments must be an object") };
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments must be an object")
+        };
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
-        self.client.call_tool(params).await.expect("tools/call answers")
+        self.client
+            .call_tool(params)
+            .await
+            .expect("tools/call answers")
     }
 
     /// Calls a tool that must succeed and returns its structured content.
     pub async fn ok(&self, tool: &str, arguments: Value) -> Value {
         let result = self.call(tool, arguments.clone()).await;
-        assert_ne!(result.is_error, Some(true), "{tool}({arguments}) failed: {}", text(&result));
-        let structured = result.structured_content.clone().expect("structured content");
+        assert_ne!(
+            result.is_error,
+            Some(true),
+            "{tool}({arguments}) failed: {}",
+            text(&result)
+        );
+        let structured = result
+            .structured_content
+            .clone()
+            .expect("structured content");
         let echoed: Value = serde_json::from_str(&text(&result)).expect("text block is JSON");
-        assert_eq!(echoed, structured, "the text block repeats the structured content");
+        assert_eq!(
+            echoed, structured,
+            "the text block repeats the structured content"
+        );
         structured
     }
 
     /// Calls a tool that must fail with `isError` and returns the message.
     pub async fn err(&self, tool: &str, arguments: Value) -> String {
         let result = self.call(tool, arguments.clone()).await;
-        assert_eq!(result.is_error, Some(true), "{tool}({arguments}) should fail: {result:?}");
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "{tool}({arguments}) should fail: {result:?}"
+        );
         text(&result)
     }
 
@@ -121,11 +143,16 @@ pub async fn advance_until(
     let step = Duration::from_secs(5);
     let mut waited = Duration::ZERO;
     loop {
-        let status = server.ok("get_status", json!({ "session_id": session_id })).await;
+        let status = server
+            .ok("get_status", json!({ "session_id": session_id }))
+            .await;
         if done(&status) {
             return status;
         }
-        assert!(waited < limit, "condition not reached after {waited:?}: {status}");
+        assert!(
+            waited < limit,
+            "condition not reached after {waited:?}: {status}"
+        );
         sim.advance(step);
         waited += step;
     }
