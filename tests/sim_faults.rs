@@ -420,7 +420,9 @@ async fn control_plane_drives_sessions_faults_and_the_clock() {
     .await;
     assert_eq!(view["status"], "error");
 
-    let fault = json!({"method": "get", "path_contains": "/v3/self", "times": 1, "status": 429, "retry_after": "1"});
+    let fault = json!({
+        "method": "get", "path_contains": "/v3/self", "times": 1, "status": 429, "retry_after": "1",
+    });
     assert_eq!(
         post("faults", fault).await.unwrap().status(),
         StatusCode::OK
