@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 use super::problem::ApiError;
 use super::{Fault, FaultKind, RecordedRequest, Shared, lock};
 
+/// Most requests the log keeps; the oldest go first, so a long demo cannot grow it forever.
+const MAX_RECORDED: usize = 10_000;
+
 /// Largest request body the simulator reads, uploads included.
 pub(crate) const MAX_BODY: usize = 32 * 1024 * 1024;
 
@@ -52,7 +55,11 @@ pub(crate) async fn record_and_fault(
                 .get(name)
                 .and_then(|v: &HeaderValue| v.to_str().ok())
         };
-        lock(&shared.requests).push(RecordedRequest {
+        let mut requests = lock(&shared.requests);
+        if requests.len() >= MAX_RECORDED {
+            requests.drain(..MAX_RECORDED / 10);
+        }
+        requests.push(RecordedRequest {
             method: parts.method.to_string(),
             path: path.clone(),
             query: parts.uri.query().map(str::to_owned),

@@ -177,12 +177,17 @@ pub enum FaultKind {
 /// `"<redacted>"` so the log can be shown without leaking them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordedRequest {
+    /// `GET`, `POST`, …
     pub method: String,
+    /// The path as sent, still percent-encoded.
     pub path: String,
+    /// The raw query string, if any.
     pub query: Option<String>,
     /// The body when it was JSON.
     pub body: Option<serde_json::Value>,
+    /// Whether an `Authorization` header came along (its value is never kept).
     pub had_authorization: bool,
+    /// The `User-Agent` header.
     pub user_agent: Option<String>,
 }
 

@@ -32,7 +32,7 @@ use crate::devin::models::{
     CreateSessionRequest, FieldError, Page, Principal, SendMessageRequest, Session,
 };
 
-type Shared_ = State<Arc<Shared>>;
+type AppState = State<Arc<Shared>>;
 type ApiResult = Result<Response, ApiError>;
 
 /// VM platform labels `platform` accepts on create.
@@ -355,7 +355,7 @@ fn json<T: serde::Serialize>(value: T) -> ApiResult {
 
 // Handlers.
 
-async fn get_self(State(shared): Shared_, headers: HeaderMap) -> ApiResult {
+async fn get_self(State(shared): AppState, headers: HeaderMap) -> ApiResult {
     let info = principal(&shared, &headers)?;
     json(Principal {
         principal_type: "service_user".to_owned(),
@@ -370,7 +370,7 @@ async fn get_self(State(shared): Shared_, headers: HeaderMap) -> ApiResult {
 }
 
 async fn create_session(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     org_id: Result<Path<String>, PathRejection>,
     body: Bytes,
@@ -480,7 +480,7 @@ async fn create_session(
 }
 
 async fn list_sessions(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     org_id: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
@@ -537,16 +537,16 @@ async fn list_sessions(
                 .unwrap_or(sessions.len())
         }
     };
-    json(page(
-        &sessions,
-        start,
-        first,
-        |session: &Session, _| json!({"created_at": session.created_at, "session_id": session.session_id}),
-    ))
+    json(page(&sessions, start, first, session_cursor))
+}
+
+/// The list cursor: the sort key of the last session shown.
+fn session_cursor(session: &Session, _end: usize) -> Value {
+    json!({"created_at": session.created_at, "session_id": session.session_id})
 }
 
 async fn get_session(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
@@ -561,7 +561,7 @@ async fn get_session(
 }
 
 async fn delete_session(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
@@ -577,7 +577,7 @@ async fn delete_session(
 }
 
 async fn archive_session(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
@@ -589,7 +589,7 @@ async fn archive_session(
 }
 
 async fn send_message(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
     body: Bytes,
@@ -615,7 +615,7 @@ async fn send_message(
 }
 
 async fn list_messages(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
@@ -650,7 +650,7 @@ async fn list_messages(
 }
 
 async fn list_attachments(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
@@ -662,7 +662,7 @@ async fn list_attachments(
 }
 
 async fn get_tags(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
@@ -674,7 +674,7 @@ async fn get_tags(
 }
 
 async fn append_tags(
-    state: Shared_,
+    state: AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
     body: Bytes,
@@ -683,7 +683,7 @@ async fn append_tags(
 }
 
 async fn replace_tags(
-    state: Shared_,
+    state: AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
     body: Bytes,
@@ -692,7 +692,7 @@ async fn replace_tags(
 }
 
 async fn write_tags(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
     body: Bytes,
@@ -730,7 +730,7 @@ async fn write_tags(
 }
 
 async fn upload(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     org_id: Result<Path<String>, PathRejection>,
     multipart: Result<Multipart, MultipartRejection>,
@@ -807,7 +807,7 @@ fn guess_content_type(name: &str) -> &'static str {
 }
 
 async fn download(
-    State(shared): Shared_,
+    State(shared): AppState,
     headers: HeaderMap,
     ids: Result<Path<(String, String, String)>, PathRejection>,
 ) -> ApiResult {
@@ -826,7 +826,7 @@ async fn download(
 
 /// The redirect target of downloads, standing in for a presigned storage URL: no auth.
 async fn blob(
-    State(shared): Shared_,
+    State(shared): AppState,
     ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
     let (attachment_id, name) = path(ids)?;

@@ -55,7 +55,8 @@ pub(crate) struct Blob {
     pub(crate) bytes: Bytes,
 }
 
-/// Filters of the session list (§4.2.2), already parsed. Empty lists mean "any".
+/// Filters of the session list (§4.2.2), already parsed. Empty lists mean "any"; the time
+/// bounds are inclusive (assumed; the reference does not say).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ListFilter {
     /// Bare ids; an entry that is not a session id stays as given and matches nothing.
