@@ -2,9 +2,11 @@
 //! adds. Turns them into a [`ClientConfig`] or one clear sentence saying what is wrong.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::devin::client::DEFAULT_BASE_URL;
 use crate::devin::{ApiKey, ClientConfig, DevinError, RetryPolicy};
+use crate::mcp::watch::PollSettings;
 
 /// Environment variables this server reads.
 pub const ENV_API_KEY: &str = "DEVIN_API_KEY";
@@ -12,6 +14,9 @@ pub const ENV_ORG_ID: &str = "DEVIN_ORG_ID";
 pub const ENV_BASE_URL: &str = "DEVIN_API_BASE_URL";
 pub const ENV_MAX_RETRIES: &str = "DEVIN_API_MAX_RETRIES";
 pub const ENV_TIMEOUT: &str = "DEVIN_API_TIMEOUT_SECS";
+pub const ENV_POLL_MIN: &str = "DEVIN_MCP_POLL_MIN_SECS";
+pub const ENV_POLL_MAX: &str = "DEVIN_MCP_POLL_MAX_SECS";
+pub const ENV_PROGRESS: &str = "DEVIN_MCP_PROGRESS_SECS";
 
 /// Reads `.env` from the working directory, when there is one. Variables already set in the
 /// environment win over the file.
@@ -69,6 +74,41 @@ pub fn apply_retry_env(policy: &mut RetryPolicy) -> Result<(), DevinError> {
         policy.request_timeout = std::time::Duration::from_secs_f64(seconds);
     }
     Ok(())
+}
+
+/// Poll settings for waits, from `DEVIN_MCP_POLL_MIN_SECS`, `DEVIN_MCP_POLL_MAX_SECS` and
+/// `DEVIN_MCP_PROGRESS_SECS` over the defaults.
+pub fn poll_settings_from_env() -> Result<PollSettings, DevinError> {
+    let mut settings = PollSettings::default();
+    let seconds = |name: &str| -> Result<Option<Duration>, DevinError> {
+        let Some(text) = non_empty(name) else {
+            return Ok(None);
+        };
+        let value = text
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0);
+        value
+            .map(|s| Some(Duration::from_secs_f64(s)))
+            .ok_or_else(|| {
+                DevinError::Config(format!("{name} must be a number of seconds from 0 to 3600"))
+            })
+    };
+    if let Some(min) = seconds(ENV_POLL_MIN)? {
+        settings.min_interval = min;
+    }
+    if let Some(max) = seconds(ENV_POLL_MAX)? {
+        settings.max_interval = max;
+    }
+    if let Some(progress) = seconds(ENV_PROGRESS)? {
+        settings.progress_interval = progress;
+    }
+    if settings.max_interval < settings.min_interval {
+        return Err(DevinError::Config(format!(
+            "{ENV_POLL_MAX} must not be below {ENV_POLL_MIN}"
+        )));
+    }
+    Ok(settings)
 }
 
 fn non_empty(name: &str) -> Option<String> {

@@ -33,7 +33,8 @@ async fn main() -> ExitCode {
 
 async fn serve_stdio(args: ServeArgs) -> Result<(), (u8, String)> {
     let (client, _simulator) = connect(&args).await?;
-    transport::stdio::serve(DevinMcp::new(client))
+    let settings = config::poll_settings_from_env().map_err(|e| (EXIT_CONFIG, e.to_string()))?;
+    transport::stdio::serve(DevinMcp::with_poll_settings(client, settings))
         .await
         .map_err(|message| (1, message))
 }

@@ -6,9 +6,12 @@
 //! transports.
 
 pub mod errors;
+pub mod resources;
 pub mod schema_check;
 pub mod server;
 pub mod tools;
 pub mod views;
+pub mod wait;
+pub mod watch;
 
 pub use server::DevinMcp;

@@ -6,14 +6,17 @@ use std::time::Instant;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ContentBlock, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, ContentBlock, Implementation,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
+    ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::devin::DevinClient;
-use crate::devin::models::{CreateSessionRequest, SendMessageRequest};
+use crate::mcp::resources::{self, SessionResource, Subscriptions};
+use crate::mcp::watch::{PollSettings, Watcher};
 
 /// What the model reads first: the usual flow, in a few lines.
 const INSTRUCTIONS: &str = "Delegate coding tasks to Devin, an autonomous engineer that works \
@@ -27,17 +30,27 @@ terminate when done. Session ids look like devin-<id>.";
 #[derive(Clone)]
 pub struct DevinMcp {
     client: DevinClient,
+    watcher: Watcher,
+    subscriptions: Subscriptions,
     tool_router: ToolRouter<Self>,
 }
 
 impl DevinMcp {
     pub fn new(client: DevinClient) -> Self {
-        let mut tool_router = Self::session_tools();
+        Self::with_poll_settings(client, PollSettings::default())
+    }
+
+    /// A server whose waits poll as `settings` say.
+    pub fn with_poll_settings(client: DevinClient, settings: PollSettings) -> Self {
+        let mut tool_router = Self::session_tools() + Self::wait_tools() + Self::batch_tools();
         for route in tool_router.map.values_mut() {
             compact_tool(&mut route.attr);
         }
+        let watcher = Watcher::new(client.clone(), settings);
         Self {
             client,
+            watcher,
+            subscriptions: Subscriptions::default(),
             tool_router,
         }
     }
@@ -51,21 +64,19 @@ impl DevinMcp {
         self.tool_router.list_all()
     }
 
-    /// Fills in who a created session belongs to. Stdio serves one person, whose key already
-    /// says who they are, so this changes nothing there; shared transports override it.
-    pub(crate) fn attribute_create(&self, request: CreateSessionRequest) -> CreateSessionRequest {
-        request
-    }
-
-    /// Fills in who a message is from; see [`Self::attribute_create`].
-    pub(crate) fn attribute_message(&self, request: SendMessageRequest) -> SendMessageRequest {
-        request
+    /// The shared pollers behind waits and resource subscriptions.
+    pub(crate) fn watcher(&self) -> &Watcher {
+        &self.watcher
     }
 }
 
 impl ServerHandler for DevinMcp {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder().enable_tools().build();
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .build();
         ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("devin-mcp", env!("CARGO_PKG_VERSION"))
@@ -124,6 +135,60 @@ impl ServerHandler for DevinMcp {
 
     fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
         self.tool_router.get(name).cloned()
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        // Sessions are many and come and go; the templates say how to name one.
+        Ok(ListResourcesResult::with_all_items(Vec::new()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            resources::templates(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let resource = SessionResource::parse(&request.uri)?;
+        let contents = resources::read(&self.client, &resource).await?;
+        Ok(ReadResourceResponse::Complete(ReadResourceResult::new(
+            vec![contents],
+        )))
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let resource = SessionResource::parse(&request.uri)?;
+        self.subscriptions
+            .subscribe(&self.watcher, resource, context.peer);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let resource = SessionResource::parse(&request.uri)?;
+        self.subscriptions.unsubscribe(&resource);
+        Ok(())
     }
 }
 

@@ -37,6 +37,19 @@ impl From<&Session> for SessionView {
     }
 }
 
+/// A new session, as `create_session` returns it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CreatedView {
+    #[serde(flatten)]
+    pub session: SessionView,
+    /// With wait_seconds: whether the wait ran out before the session settled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<bool>,
+    /// With wait_seconds: the session when the wait ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<SessionWaitView>,
+}
+
 /// The full state of a session, as `get_status` returns it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct StatusView {
@@ -205,4 +218,73 @@ pub fn devin_id(id: &str) -> String {
     SessionRef::parse(id)
         .map(|r| r.devin_id())
         .unwrap_or_else(|_| id.to_owned())
+}
+
+/// The outcome of a wait, as `wait_for_sessions` returns it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct WaitView {
+    /// No session met the condition in time; the states below are current anyway.
+    pub timed_out: bool,
+    pub waited_seconds: f64,
+    pub sessions: Vec<SessionWaitView>,
+}
+
+/// One session at the end of a wait.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SessionWaitView {
+    pub session_id: String,
+    pub status: String,
+    pub status_detail: Option<String>,
+    pub is_terminal: bool,
+    pub needs_input: bool,
+    pub is_finished: bool,
+    /// settled, pull_request, output_changed or output_matches; null if still going.
+    pub done_because: Option<String>,
+    pub pull_requests: Vec<PullRequestView>,
+    pub structured_output: Option<Value>,
+    pub acus_consumed: f64,
+    /// What Devin wrote during the wait, oldest first.
+    pub new_messages: Vec<String>,
+    /// The last poll failed: why. The state above is from the poll before.
+    pub error: Option<String>,
+}
+
+impl From<&Session> for SessionWaitView {
+    fn from(session: &Session) -> Self {
+        let flags = Flags::of(&session.status, session.status_detail.as_ref());
+        Self {
+            session_id: devin_id(&session.session_id),
+            status: session.status.to_string(),
+            status_detail: session.status_detail.as_ref().map(ToString::to_string),
+            is_terminal: flags.is_terminal,
+            needs_input: flags.needs_input,
+            is_finished: flags.is_finished,
+            done_because: None,
+            pull_requests: pull_requests(session),
+            structured_output: session.structured_output.clone(),
+            acus_consumed: session.acus_consumed,
+            new_messages: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl SessionWaitView {
+    /// A session no poll has answered for (it failed from the start).
+    pub fn unknown(session: &SessionRef) -> Self {
+        Self {
+            session_id: session.devin_id(),
+            status: "unknown".to_owned(),
+            status_detail: None,
+            is_terminal: false,
+            needs_input: false,
+            is_finished: false,
+            done_because: None,
+            pull_requests: Vec::new(),
+            structured_output: None,
+            acus_consumed: 0.0,
+            new_messages: Vec::new(),
+            error: None,
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! output, list attachments, terminate.
 
 use rmcp::handler::server::wrapper::{Json, Parameters};
-use rmcp::{tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -12,9 +13,12 @@ use crate::devin::{ApiErrorKind, SessionRef};
 use crate::mcp::errors::ToolError;
 use crate::mcp::schema_check::check_structured_output_schema;
 use crate::mcp::server::DevinMcp;
+use crate::mcp::tools::wait::wait_duration;
 use crate::mcp::views::{
-    AttachmentView, AttachmentsView, SessionView, StatusView, StructuredOutputView, TerminateView,
+    AttachmentView, AttachmentsView, CreatedView, SessionView, StatusView, StructuredOutputView,
+    TerminateView,
 };
+use crate::mcp::wait::{self, Conditions, WaitSpec};
 
 /// Arguments of `create_session`: every create field of the API.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -44,6 +48,8 @@ pub struct CreateSessionParams {
     pub child_playbook_id: Option<String>,
     pub platform: Option<String>,
     pub session_links: Option<Vec<String>>,
+    /// Then wait up to this many seconds (at most 3600) for the session to settle.
+    pub wait_seconds: Option<u64>,
 }
 
 /// `devin_mode` values a caller may send.
@@ -147,9 +153,9 @@ impl CreateSessionParams {
 #[tool_router(router = session_tools, vis = "pub(crate)")]
 impl DevinMcp {
     #[tool(
-        description = "Start a Devin session on a task. Returns its session_id at once; Devin \
-                       works for minutes to hours. Give structured_output_schema to get a JSON \
-                       result back.",
+        description = "Start a Devin session on a task. Returns its session_id at once (or after \
+                       wait_seconds); Devin works for minutes to hours. Give \
+                       structured_output_schema to get a JSON result back.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -159,9 +165,10 @@ impl DevinMcp {
     pub async fn create_session(
         &self,
         Parameters(params): Parameters<CreateSessionParams>,
-    ) -> Result<Json<SessionView>, ToolError> {
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<CreatedView>, ToolError> {
+        let wait_for = wait_duration(params.wait_seconds)?.filter(|d| !d.is_zero());
         let request = params.into_request()?;
-        let request = self.attribute_create(request);
         let secrets: Vec<String> = request
             .session_secrets
             .iter()
@@ -176,7 +183,34 @@ impl DevinMcp {
                 let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
                 ToolError::from_devin(&error, None).redact(&secrets)
             })?;
-        Ok(Json(SessionView::from(&session)))
+        let mut view = CreatedView {
+            session: SessionView::from(&session),
+            timed_out: None,
+            wait: None,
+        };
+        let Some(timeout) = wait_for else {
+            return Ok(Json(view));
+        };
+        let spec = WaitSpec {
+            sessions: vec![session_ref(&session.session_id)?],
+            all: false,
+            timeout,
+            conditions: Conditions::default(),
+        };
+        let progress = wait::progress_of(&context);
+        // The session exists whatever happens next, so a cancelled wait still returns it.
+        match wait::wait(self.watcher(), spec, progress, context.ct.clone()).await {
+            Ok(outcome) => {
+                view.timed_out = Some(outcome.timed_out);
+                if let Some(state) = outcome.sessions.into_iter().next() {
+                    view.session.status = state.status.clone();
+                    view.session.status_detail = state.status_detail.clone();
+                    view.wait = Some(state);
+                }
+            }
+            Err(_) => view.timed_out = Some(true),
+        }
+        Ok(Json(view))
     }
 
     #[tool(
@@ -198,11 +232,11 @@ impl DevinMcp {
                 "message is empty; write what Devin should do",
             ));
         }
-        let request = self.attribute_message(SendMessageRequest {
+        let request = SendMessageRequest {
             message: params.message,
             message_as_user_id: params.message_as_user_id,
             attachment_urls: params.attachment_urls,
-        });
+        };
         let answer = self
             .client()
             .send_message(&session, &request)

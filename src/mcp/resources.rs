@@ -1,0 +1,190 @@
+//! MCP resources: a session (`devin://sessions/{devin_id}`) and its messages
+//! (`devin://sessions/{devin_id}/messages`), readable as JSON, with
+//! `notifications/resources/updated` for subscribers, fed by the shared pollers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam};
+use rmcp::service::Peer;
+use rmcp::{ErrorData as McpError, RoleServer};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::task::AbortHandle;
+
+use crate::devin::{DevinClient, SessionRef};
+use crate::mcp::errors::ToolError;
+use crate::mcp::views::StatusView;
+use crate::mcp::watch::Watcher;
+
+const SCHEME_PREFIX: &str = "devin://sessions/";
+const MESSAGES_SUFFIX: &str = "/messages";
+const JSON: &str = "application/json";
+
+/// Which resource a URI names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionResource {
+    Session(SessionRef),
+    Messages(SessionRef),
+}
+
+impl SessionResource {
+    /// Parses `devin://sessions/{devin_id}` or `devin://sessions/{devin_id}/messages`.
+    pub fn parse(uri: &str) -> Result<Self, McpError> {
+        let not_found = || {
+            McpError::resource_not_found(
+                format!(
+                    "no resource '{uri}'; this server has devin://sessions/{{devin_id}} and \
+                     devin://sessions/{{devin_id}}/messages"
+                ),
+                None,
+            )
+        };
+        let rest = uri.strip_prefix(SCHEME_PREFIX).ok_or_else(not_found)?;
+        let (id, messages) = match rest.strip_suffix(MESSAGES_SUFFIX) {
+            Some(id) => (id, true),
+            None => (rest, false),
+        };
+        let session = SessionRef::parse(id).map_err(|_| not_found())?;
+        Ok(if messages {
+            Self::Messages(session)
+        } else {
+            Self::Session(session)
+        })
+    }
+
+    pub fn session(&self) -> &SessionRef {
+        match self {
+            Self::Session(session) | Self::Messages(session) => session,
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        match self {
+            Self::Session(session) => format!("{SCHEME_PREFIX}{}", session.devin_id()),
+            Self::Messages(session) => {
+                format!("{SCHEME_PREFIX}{}{MESSAGES_SUFFIX}", session.devin_id())
+            }
+        }
+    }
+}
+
+/// The two resource templates.
+pub fn templates() -> Vec<ResourceTemplate> {
+    vec![
+        ResourceTemplate::new(format!("{SCHEME_PREFIX}{{devin_id}}"), "session")
+            .with_description("A Devin session: status, flags and structured output, as JSON.")
+            .with_mime_type(JSON),
+        ResourceTemplate::new(
+            format!("{SCHEME_PREFIX}{{devin_id}}{MESSAGES_SUFFIX}"),
+            "messages",
+        )
+        .with_description("The messages of a Devin session, oldest first, as JSON.")
+        .with_mime_type(JSON),
+    ]
+}
+
+/// A session as its resource shows it.
+#[derive(Serialize)]
+struct SessionDocument {
+    #[serde(flatten)]
+    status: StatusView,
+    structured_output: Option<Value>,
+}
+
+/// Reads a resource as JSON text.
+pub async fn read(
+    client: &DevinClient,
+    resource: &SessionResource,
+) -> Result<ResourceContents, McpError> {
+    let session = resource.session();
+    let failed = |error: crate::devin::DevinError| {
+        let message = ToolError::from_devin(&error, Some(session)).0;
+        match error.api_kind() {
+            Some(crate::devin::ApiErrorKind::NotFound) => {
+                McpError::resource_not_found(message, None)
+            }
+            _ => McpError::internal_error(message, None),
+        }
+    };
+    let text = match resource {
+        SessionResource::Session(_) => {
+            let answer = client.get_session(session).await.map_err(failed)?;
+            let document = SessionDocument {
+                status: StatusView::from(&answer),
+                structured_output: answer.structured_output.clone(),
+            };
+            serde_json::to_string_pretty(&document)
+        }
+        SessionResource::Messages(_) => {
+            let messages = client.list_all_messages(session).await.map_err(failed)?;
+            serde_json::to_string_pretty(&serde_json::json!({
+                "session_id": session.devin_id(),
+                "messages": messages,
+            }))
+        }
+    }
+    .map_err(|error| {
+        McpError::internal_error(format!("cannot encode the resource: {error}"), None)
+    })?;
+    Ok(ResourceContents::text(text, resource.uri()).with_mime_type(JSON))
+}
+
+/// Live subscriptions: each forwards its session's changes to one client until it is
+/// unsubscribed or the client goes away.
+#[derive(Clone, Default)]
+pub struct Subscriptions {
+    forwarders: Arc<Mutex<HashMap<String, Vec<AbortHandle>>>>,
+}
+
+impl Subscriptions {
+    /// Starts telling `peer` whenever the resource changes.
+    pub fn subscribe(&self, watcher: &Watcher, resource: SessionResource, peer: Peer<RoleServer>) {
+        let uri = resource.uri();
+        let mut subscription = watcher.subscribe(resource.session());
+        let notify_uri = uri.clone();
+        let task = tokio::spawn(async move {
+            let _ = subscription.first().await;
+            while subscription.changed().await {
+                let param = ResourceUpdatedNotificationParam::new(notify_uri.clone());
+                if peer.notify_resource_updated(param).await.is_err() {
+                    // The client is gone; so is the reason to poll.
+                    return;
+                }
+            }
+        });
+        let mut forwarders = self.forwarders.lock().unwrap_or_else(|e| e.into_inner());
+        forwarders.entry(uri).or_default().push(task.abort_handle());
+    }
+
+    /// Stops the forwarders of `resource`.
+    // TODO: per-client unsubscribe in HTTP session mode; rmcp gives no peer identity to key
+    // on, and stdio, where subscriptions are used, has one client per process.
+    pub fn unsubscribe(&self, resource: &SessionResource) {
+        let mut forwarders = self.forwarders.lock().unwrap_or_else(|e| e.into_inner());
+        for handle in forwarders.remove(&resource.uri()).into_iter().flatten() {
+            handle.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_parse_both_resources_and_round_trip() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        let session = SessionResource::parse(&format!("devin://sessions/devin-{hex}")).unwrap();
+        assert_eq!(session.uri(), format!("devin://sessions/devin-{hex}"));
+        let bare = SessionResource::parse(&format!("devin://sessions/{hex}/messages")).unwrap();
+        assert_eq!(bare.uri(), format!("devin://sessions/devin-{hex}/messages"));
+        for bad in [
+            "devin://sessions/",
+            "https://x/y",
+            "devin://sessions/a b/messages",
+        ] {
+            assert!(SessionResource::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

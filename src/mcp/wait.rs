@@ -1,0 +1,299 @@
+//! Waiting on sessions without burning the caller's tokens: block until sessions settle or a
+//! condition holds, keep the client's timeout alive with progress notifications, and stop at
+//! once when the call is cancelled.
+//!
+//! The polling itself is [`super::watch`]'s; this module decides when a wait is over and what
+//! to tell the caller meanwhile.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use rmcp::RoleServer;
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::Peer;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::devin::SessionRef;
+use crate::devin::models::Source;
+use crate::mcp::errors::ToolError;
+use crate::mcp::views::{SessionWaitView, WaitView};
+use crate::mcp::watch::{Snapshot, Subscription, Watcher};
+
+/// The longest wait one call may ask for.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+/// The wait when the caller names none: under the 300 s after which many clients give up.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(240);
+
+/// When a wait is over, besides settling.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    /// A pull request appeared.
+    pub pull_request: bool,
+    /// The structured output changed.
+    pub output_changed: bool,
+    /// The structured output at this JSON pointer equals this value.
+    pub output_matches: Option<(String, Value)>,
+}
+
+/// What to wait for.
+#[derive(Debug, Clone)]
+pub struct WaitSpec {
+    pub sessions: Vec<SessionRef>,
+    /// Wait for every session rather than the first.
+    pub all: bool,
+    pub timeout: Duration,
+    pub conditions: Conditions,
+}
+
+/// Where progress notifications go: the requesting client, under its progress token.
+pub struct Progress {
+    pub peer: Peer<RoleServer>,
+    pub token: ProgressToken,
+}
+
+impl Progress {
+    async fn send(&self, progress: f64, total: f64, message: String) {
+        let param = ProgressNotificationParam::new(self.token.clone(), progress)
+            .with_total(total)
+            .with_message(message);
+        if let Err(error) = self.peer.notify_progress(param).await {
+            tracing::debug!(%error, "progress notification not delivered");
+        }
+    }
+}
+
+/// One session under watch: its subscription and what it looked like when the wait began.
+struct Watched {
+    subscription: Subscription,
+    baseline: Snapshot,
+    seen_messages: HashSet<String>,
+    new_messages: Vec<String>,
+    reason: Option<&'static str>,
+    last_state: String,
+    alive: bool,
+}
+
+impl Watched {
+    /// Why this session is done, if it is.
+    fn evaluate(&mut self, conditions: &Conditions) -> Option<&'static str> {
+        let now = self.subscription.current();
+        let before = self.baseline.session.as_deref();
+        let after = now.session.as_deref();
+        let reason = if conditions.pull_request
+            && after.map_or(0, |s| s.pull_requests.len())
+                > before.map_or(0, |s| s.pull_requests.len())
+        {
+            Some("pull_request")
+        } else if conditions.output_changed
+            && after.and_then(|s| s.structured_output.as_ref())
+                != before.and_then(|s| s.structured_output.as_ref())
+        {
+            Some("output_changed")
+        } else if let Some((pointer, expected)) = &conditions.output_matches
+            && after
+                .and_then(|s| s.structured_output.as_ref())
+                .and_then(|output| output.pointer(pointer))
+                == Some(expected)
+        {
+            Some("output_matches")
+        } else if now.is_settled() {
+            Some("settled")
+        } else {
+            None
+        };
+        self.reason = reason;
+        reason
+    }
+
+    /// Notes Devin's new messages; returns the first line of each, for progress.
+    fn collect_messages(&mut self) -> Vec<String> {
+        let snapshot = self.subscription.current();
+        let mut fresh = Vec::new();
+        for message in snapshot.messages.iter() {
+            if self.seen_messages.insert(message.event_id.clone())
+                && message.source == Source::Devin
+            {
+                self.new_messages.push(message.message.clone());
+                fresh.push(
+                    message
+                        .message
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+        fresh
+    }
+
+    fn state(&self) -> String {
+        state_of(&self.subscription.current())
+    }
+}
+
+fn state_of(snapshot: &Snapshot) -> String {
+    match &snapshot.session {
+        Some(session) => match &session.status_detail {
+            Some(detail) => format!("{}/{detail}", session.status),
+            None => session.status.to_string(),
+        },
+        None => "unknown".to_owned(),
+    }
+}
+
+/// Waits as `spec` says. Returns the state of every session when the wait ends, whether it
+/// ended by settling, by a condition or by timing out. Errors only when cancelled.
+pub async fn wait(
+    watcher: &Watcher,
+    spec: WaitSpec,
+    progress: Option<Progress>,
+    cancel: CancellationToken,
+) -> Result<WaitView, ToolError> {
+    let started = Instant::now();
+    let deadline = started + spec.timeout;
+    let mut watched = Vec::new();
+    let mut unique = HashSet::new();
+    for session in spec.sessions.iter().filter(|s| unique.insert((*s).clone())) {
+        let mut subscription = watcher.subscribe(session);
+        let baseline = tokio::select! {
+            _ = cancel.cancelled() => return Err(cancelled()),
+            baseline = subscription.first() => baseline,
+        };
+        let seen_messages = baseline
+            .messages
+            .iter()
+            .map(|m| m.event_id.clone())
+            .collect();
+        let last_state = state_of(&baseline);
+        watched.push(Watched {
+            subscription,
+            baseline,
+            seen_messages,
+            new_messages: Vec::new(),
+            reason: None,
+            last_state,
+            alive: true,
+        });
+    }
+    let total = spec.timeout.as_secs_f64();
+    let mut sent = 0.0_f64;
+    let mut next_heartbeat = Instant::now() + watcher.settings().progress_interval;
+    let timed_out = loop {
+        let done = watched
+            .iter_mut()
+            .map(|w| w.evaluate(&spec.conditions))
+            .filter(Option::is_some)
+            .count();
+        let over = if spec.all {
+            done == watched.len()
+        } else {
+            done > 0
+        };
+        if over {
+            break false;
+        }
+        let changes = watched
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, w)| w.alive)
+            .map(|(index, w)| async move { (index, w.subscription.changed().await) }.boxed());
+        let changes: Vec<_> = changes.collect();
+        let next_change = async {
+            if changes.is_empty() {
+                std::future::pending::<(usize, bool)>().await
+            } else {
+                futures::future::select_all(changes).await.0
+            }
+        };
+        let wake = tokio::select! {
+            _ = cancel.cancelled() => return Err(cancelled()),
+            _ = tokio::time::sleep_until(deadline.into()) => break true,
+            _ = tokio::time::sleep_until(next_heartbeat.into()) => None,
+            (index, alive) = next_change => Some((index, alive)),
+        };
+        let message = match wake {
+            Some((index, alive)) => {
+                let entry = &mut watched[index];
+                entry.alive = alive && !entry.subscription.current().final_state;
+                let mut lines = Vec::new();
+                let state = entry.state();
+                let id = entry.subscription.session().devin_id();
+                if state != entry.last_state {
+                    lines.push(format!("{id}: {} -> {state}", entry.last_state));
+                    entry.last_state = state;
+                }
+                for first_line in entry.collect_messages() {
+                    lines.push(format!("{id}: Devin: {}", shorten(&first_line, 120)));
+                }
+                if lines.is_empty() {
+                    continue;
+                }
+                lines.join("; ")
+            }
+            None => {
+                let settled = watched
+                    .iter()
+                    .filter(|w| w.subscription.current().is_settled())
+                    .count();
+                format!(
+                    "waiting on {} session(s), {settled} settled, {:.0}s of {total:.0}s",
+                    watched.len(),
+                    started.elapsed().as_secs_f64()
+                )
+            }
+        };
+        next_heartbeat = Instant::now() + watcher.settings().progress_interval;
+        if let Some(progress) = &progress {
+            // Progress must grow with every notification, even within one second.
+            sent = started.elapsed().as_secs_f64().max(sent + 0.001);
+            progress.send(sent, total, message).await;
+        }
+    };
+    for entry in &mut watched {
+        entry.collect_messages();
+        entry.evaluate(&spec.conditions);
+    }
+    Ok(WaitView {
+        timed_out,
+        waited_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        sessions: watched.iter().map(view_of).collect(),
+    })
+}
+
+fn view_of(entry: &Watched) -> SessionWaitView {
+    let snapshot = entry.subscription.current();
+    let mut view = match snapshot.session.as_deref() {
+        Some(session) => SessionWaitView::from(session),
+        None => SessionWaitView::unknown(entry.subscription.session()),
+    };
+    view.done_because = entry.reason.map(str::to_owned);
+    view.new_messages = entry.new_messages.clone();
+    view.error = snapshot
+        .error
+        .as_deref()
+        .map(|error| ToolError::from_devin(error, Some(entry.subscription.session())).0);
+    view
+}
+
+fn cancelled() -> ToolError {
+    ToolError::invalid("the wait was cancelled")
+}
+
+fn shorten(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(limit).collect();
+    format!("{head}…")
+}
+
+/// Reads the progress token of a request, if the client sent one.
+pub fn progress_of(context: &rmcp::service::RequestContext<RoleServer>) -> Option<Progress> {
+    context.meta.get_progress_token().map(|token| Progress {
+        peer: context.peer.clone(),
+        token,
+    })
+}
