@@ -503,15 +503,20 @@ async fn create_session_can_wait_for_the_session_to_settle() {
     assert_eq!(created["timed_out"], false, "{created}");
     assert_eq!(created["status"], "running");
     assert_eq!(created["status_detail"], "finished");
-    assert_eq!(created["wait"]["done_because"], "settled");
+    assert_eq!(created["is_finished"], true);
+    assert_eq!(created["needs_input"], false);
     assert!(jsonschema::is_valid(
         &report_schema(),
-        &created["wait"]["structured_output"]
+        &created["structured_output"]
     ));
+    assert!(
+        !created["new_messages"].as_array().unwrap().is_empty(),
+        "{created}"
+    );
 
     let quick = h.ok("create_session", json!({ "prompt": "No wait" })).await;
     assert!(
-        quick.get("wait").is_none() && quick.get("timed_out").is_none(),
+        quick.get("is_finished").is_none() && quick.get("timed_out").is_none(),
         "{quick}"
     );
 }

@@ -37,17 +37,49 @@ impl From<&Session> for SessionView {
     }
 }
 
-/// A new session, as `create_session` returns it.
+/// A new session, as `create_session` returns it. With `wait_seconds`, `status` is as of the
+/// end of the wait and the optional fields say how it ended.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CreatedView {
     #[serde(flatten)]
     pub session: SessionView,
-    /// With wait_seconds: whether the wait ran out before the session settled.
+    /// The wait ran out before the session settled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timed_out: Option<bool>,
-    /// With wait_seconds: the session when the wait ended.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wait: Option<SessionWaitView>,
+    pub needs_input: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_finished: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub structured_output: Option<Value>,
+    /// What Devin wrote during the wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_messages: Option<Vec<String>>,
+}
+
+impl CreatedView {
+    /// A session just created, before any wait.
+    pub fn new(session: &Session) -> Self {
+        Self {
+            session: SessionView::from(session),
+            timed_out: None,
+            needs_input: None,
+            is_finished: None,
+            structured_output: None,
+            new_messages: None,
+        }
+    }
+
+    /// Takes in the outcome of a wait on this session.
+    pub fn waited(&mut self, timed_out: bool, state: SessionWaitView) {
+        self.timed_out = Some(timed_out);
+        self.session.status = state.status;
+        self.session.status_detail = state.status_detail;
+        self.needs_input = Some(state.needs_input);
+        self.is_finished = Some(state.is_finished);
+        self.structured_output = state.structured_output;
+        self.new_messages = Some(state.new_messages);
+    }
 }
 
 /// The full state of a session, as `get_status` returns it.

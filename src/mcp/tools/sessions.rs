@@ -183,11 +183,7 @@ impl DevinMcp {
                 let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
                 ToolError::from_devin(&error, None).redact(&secrets)
             })?;
-        let mut view = CreatedView {
-            session: SessionView::from(&session),
-            timed_out: None,
-            wait: None,
-        };
+        let mut view = CreatedView::new(&session);
         let Some(timeout) = wait_for else {
             return Ok(Json(view));
         };
@@ -201,11 +197,8 @@ impl DevinMcp {
         // The session exists whatever happens next, so a cancelled wait still returns it.
         match wait::wait(self.watcher(), spec, progress, context.ct.clone()).await {
             Ok(outcome) => {
-                view.timed_out = Some(outcome.timed_out);
                 if let Some(state) = outcome.sessions.into_iter().next() {
-                    view.session.status = state.status.clone();
-                    view.session.status_detail = state.status_detail.clone();
-                    view.wait = Some(state);
+                    view.waited(outcome.timed_out, state);
                 }
             }
             Err(_) => view.timed_out = Some(true),
