@@ -15,9 +15,10 @@ use devin_mcp::sim::{Fault, FaultKind, Simulator};
 use http::Method;
 use mcp_support::{report_schema, server_command, simulator, text};
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    ClientCapabilities, ClientConfig, ClientRequest, DetailedTask, GetTaskParams, Implementation,
     ProgressNotificationParam, ReadResourceRequestParams, ResourceContents,
-    ResourceUpdatedNotificationParam, SubscribeRequestParams,
+    ResourceUpdatedNotificationParam, SubscribeRequestParams, TaskPayload, TaskStatus,
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService, ServiceError};
 use rmcp::transport::TokioChildProcess;
@@ -652,4 +653,110 @@ async fn resources_read_and_a_subscriber_hears_of_changes() {
         .read_resource(ReadResourceRequestParams::new("devin://nope".to_owned()))
         .await;
     assert!(missing.is_err());
+}
+
+/// A client that declares the MCP tasks extension.
+#[derive(Clone, Default)]
+struct TaskClient;
+
+impl ClientHandler for TaskClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_tasks().build(),
+            Implementation::new("task-client", "1.0.0"),
+        )
+    }
+}
+
+async fn task_status(client: &RunningService<RoleClient, TaskClient>, id: &str) -> DetailedTask {
+    client.get_task(GetTaskParams::new(id)).await.unwrap().task
+}
+
+#[tokio::test]
+async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
+    let sim = simulator().await;
+    let mut command = server_command(&sim, sim.api_key());
+    command
+        .env("DEVIN_MCP_POLL_MIN_SECS", "0.05")
+        .env("DEVIN_MCP_POLL_MAX_SECS", "0.2");
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = TaskClient.serve(transport).await.unwrap();
+    let create = CallToolRequestParams::new("create_session").with_arguments(
+        json!({ "prompt": "Tasks please" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let CallToolResponse::Complete(created) = client.call_tool_once(create).await.unwrap() else {
+        panic!("a create without a wait is an ordinary call")
+    };
+    let id = created.structured_content.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let wait = CallToolRequestParams::new("wait_for_sessions").with_arguments(
+        json!({ "session_ids": [id], "timeout_seconds": 60 })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let CallToolResponse::Task(task) = client.call_tool_once(wait.clone()).await.unwrap() else {
+        panic!("wait_for_sessions runs as a task for a client that takes tasks")
+    };
+    let task_id = task.task.task_id.clone();
+    assert_eq!(
+        task_status(&client, &task_id).await.task.status,
+        TaskStatus::Working
+    );
+    sim.set_status(&id, SessionStatus::Running, Some(StatusDetail::Finished))
+        .unwrap();
+    let mut done = None;
+    for _ in 0..100 {
+        let state = task_status(&client, &task_id).await;
+        if state.task.status == TaskStatus::Completed {
+            done = Some(state);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let TaskPayload::Completed { result } = done.expect("the task completes").payload else {
+        panic!("completed tasks carry their result")
+    };
+    let result: CallToolResult = serde_json::from_value(Value::Object(result)).unwrap();
+    let waited = result.structured_content.unwrap();
+    assert_eq!(waited["sessions"][0]["is_finished"], true, "{waited}");
+
+    // A cancelled task stops its polling.
+    let other = sim.spawn_child(&id, "never settles").unwrap();
+    let wait = CallToolRequestParams::new("wait_for_sessions").with_arguments(
+        json!({ "session_ids": [other] })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let CallToolResponse::Task(task) = client.call_tool_once(wait).await.unwrap() else {
+        panic!("a task")
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client
+        .cancel_task(CancelTaskParams::new(task.task.task_id.clone()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        task_status(&client, &task.task.task_id).await.task.status,
+        TaskStatus::Cancelled
+    );
+    sim.clear_requests();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let polls = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with(&other))
+        .count();
+    assert_eq!(polls, 0, "a cancelled task went on polling");
 }

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod resources;
 pub mod schema_check;
 pub mod server;
+pub mod tasks;
 pub mod tools;
 pub mod views;
 pub mod wait;

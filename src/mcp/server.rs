@@ -11,20 +11,24 @@ use rmcp::model::{
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
     ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
 };
+use rmcp::model::{CancelTaskParams, GetTaskParams, GetTaskResult, UpdateTaskParams};
 use rmcp::service::RequestContext;
+use rmcp::task_manager::TaskManager;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::devin::DevinClient;
 use crate::mcp::resources::{self, SessionResource, Subscriptions};
+use crate::mcp::tasks;
 use crate::mcp::watch::{PollSettings, Watcher};
 
 /// What the model reads first: the usual flow, in a few lines.
 const INSTRUCTIONS: &str = "Delegate coding tasks to Devin, an autonomous engineer that works \
 in its own VM for minutes to hours. Usual flow: create_session with a clear prompt (and a \
-structured_output_schema when you want a JSON result) -> get_status now and then (needs_input \
-means Devin asks something: answer with send_message; is_finished means done) -> \
-get_structured_output and list_attachments for the results -> send_message to follow up -> \
-terminate when done. Session ids look like devin-<id>.";
+structured_output_schema when you want a JSON result) -> wait_for_sessions rather than polling \
+get_status (needs_input means Devin asks something: answer with send_message; is_finished \
+means done) -> get_structured_output and list_attachments for the results -> send_message to \
+follow up -> terminate when done. For many tasks at once: create_sessions, then \
+wait_for_sessions with until=all. Session ids look like devin-<id>.";
 
 /// The devin-mcp server. Cheap to clone: every transport session gets a clone.
 #[derive(Clone)]
@@ -32,6 +36,7 @@ pub struct DevinMcp {
     client: DevinClient,
     watcher: Watcher,
     subscriptions: Subscriptions,
+    tasks: TaskManager,
     tool_router: ToolRouter<Self>,
 }
 
@@ -51,6 +56,7 @@ impl DevinMcp {
             client,
             watcher,
             subscriptions: Subscriptions::default(),
+            tasks: TaskManager::new(),
             tool_router,
         }
     }
@@ -62,6 +68,15 @@ impl DevinMcp {
     /// Every tool this server offers, as `tools/list` shows them.
     pub fn tools(&self) -> Vec<rmcp::model::Tool> {
         self.tool_router.list_all()
+    }
+
+    /// Calls running as MCP tasks.
+    pub(crate) fn tasks(&self) -> &TaskManager {
+        &self.tasks
+    }
+
+    pub(crate) fn tool_router(&self) -> &ToolRouter<Self> {
+        &self.tool_router
     }
 
     /// The shared pollers behind waits and resource subscriptions.
@@ -76,6 +91,7 @@ impl ServerHandler for DevinMcp {
             .enable_tools()
             .enable_resources()
             .enable_resources_subscribe()
+            .enable_tasks()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(
@@ -98,7 +114,10 @@ impl ServerHandler for DevinMcp {
             .and_then(|value| value.as_str())
             .map(crate::mcp::views::devin_id);
         let started = Instant::now();
-        let outcome = if self.tool_router.has_route(&name) {
+        let as_task = tasks::task_wait(&request).filter(|_| tasks::client_takes_tasks(&context));
+        let outcome = if let Some(wait) = as_task {
+            Ok(self.spawn_tool_task(request, context, wait))
+        } else if self.tool_router.has_route(&name) {
             let call = ToolCallContext::new(self, request, context);
             self.tool_router
                 .call(call)
@@ -178,6 +197,31 @@ impl ServerHandler for DevinMcp {
         self.subscriptions
             .subscribe(&self.watcher, resource, context.peer);
         Ok(())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        Ok(GetTaskResult::new(self.tasks.get_task(&request.task_id)?))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.tasks
+            .update_task(&request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.tasks.cancel_task(&request.task_id)
     }
 
     #[allow(deprecated)]
