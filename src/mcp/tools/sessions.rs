@@ -8,7 +8,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::devin::models::{CreateSessionRequest, DevinMode, SendMessageRequest, SessionSecret};
+use crate::devin::models::{
+    CreateSessionRequest, DevinMode, SendMessageRequest, Session, SessionSecret,
+};
 use crate::devin::{ApiErrorKind, SessionRef};
 use crate::mcp::errors::ToolError;
 use crate::mcp::schema_check::check_structured_output_schema;
@@ -93,6 +95,17 @@ pub struct TerminateParams {
 /// Parses a `session_id` argument into a reference, or says which forms are accepted.
 pub(crate) fn session_ref(input: &str) -> Result<SessionRef, ToolError> {
     SessionRef::parse(input).map_err(|error| ToolError::invalid(error.to_string()))
+}
+
+impl DevinMcp {
+    /// Reads a session named by any accepted id form.
+    async fn fetch_session(&self, session_id: &str) -> Result<Session, ToolError> {
+        let session = session_ref(session_id)?;
+        self.client()
+            .get_session(&session)
+            .await
+            .map_err(|error| ToolError::from_devin(&error, Some(&session)))
+    }
 }
 
 impl CreateSessionParams {
@@ -247,13 +260,9 @@ impl DevinMcp {
         &self,
         Parameters(params): Parameters<SessionParams>,
     ) -> Result<Json<StatusView>, ToolError> {
-        let session = session_ref(&params.session_id)?;
-        let answer = self
-            .client()
-            .get_session(&session)
-            .await
-            .map_err(|error| ToolError::from_devin(&error, Some(&session)))?;
-        Ok(Json(StatusView::from(&answer)))
+        Ok(Json(StatusView::from(
+            &self.fetch_session(&params.session_id).await?,
+        )))
     }
 
     #[tool(
@@ -265,13 +274,8 @@ impl DevinMcp {
         &self,
         Parameters(params): Parameters<SessionParams>,
     ) -> Result<Json<StructuredOutputView>, ToolError> {
-        let session = session_ref(&params.session_id)?;
-        let answer = self
-            .client()
-            .get_session(&session)
-            .await
-            .map_err(|error| ToolError::from_devin(&error, Some(&session)))?;
-        Ok(Json(StructuredOutputView::from(&answer)))
+        let session = self.fetch_session(&params.session_id).await?;
+        Ok(Json(StructuredOutputView::from(&session)))
     }
 
     #[tool(
