@@ -94,6 +94,11 @@ async fn run(launcher: &Launcher) -> Result<(), BenchError> {
     }
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("  machine: {cpus} CPUs available; simulator in-process on loopback");
+    // Other work on the machine skews every figure; the load average shows how much there was.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!("  load average (1, 5, 15 min) at start: {}", load.join(" "));
+    }
     println!();
 
     // Cold start, and the tool list from the first measured launch.
