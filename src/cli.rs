@@ -1,6 +1,7 @@
 //! The command line: what `devin-mcp --help` shows.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -24,6 +25,11 @@ pub struct Cli {
 pub enum Command {
     /// Serve MCP over stdio (the default).
     Stdio(ServeArgs),
+    /// Serve MCP over streamable HTTP at /mcp, for a team, CI jobs and remote agents.
+    ///
+    /// Needs a bearer token: DEVIN_MCP_TOKEN, or --tokens FILE for one token per person or
+    /// bot. Stateless by default, so replicas can sit behind a load balancer.
+    Http(HttpArgs),
     /// Run the Devin API simulator on its own, for scripts and other clients.
     ///
     /// Prints its base URL, a demo key and an org id to stderr. It simulates Devin; it is
@@ -42,4 +48,47 @@ pub struct ServeArgs {
     /// network, nothing billed. For trying the server and for demos.
     #[arg(long)]
     pub sim: bool,
+}
+
+/// Options of `devin-mcp http`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+
+    /// TOML file with one [[token]] entry per person or bot (name, token or token_sha256,
+    /// optional devin_user_id and read_only). Instead of DEVIN_MCP_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+
+    /// Serve without authentication. Only allowed on a loopback address.
+    #[arg(long)]
+    pub no_auth: bool,
+
+    /// A Host this server answers to besides loopback ones: NAME (any port) or NAME:PORT.
+    /// Repeat for several.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+
+    /// A browser origin allowed besides loopback ones, e.g. https://app.example.com.
+    /// Repeat for several.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+
+    /// Keep MCP sessions (Mcp-Session-Id) on this server, for clients that need them. Without
+    /// it the server is stateless and any replica can answer any request.
+    #[arg(long)]
+    pub sessions: bool,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds that requests in flight may take to finish after SIGTERM or Ctrl-C.
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    pub shutdown_timeout: u64,
 }

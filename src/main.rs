@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use devin_mcp::cli::{Cli, Command, ServeArgs};
+use devin_mcp::cli::{Cli, Command, HttpArgs, ServeArgs};
 use devin_mcp::devin::DevinClient;
 use devin_mcp::mcp::DevinMcp;
 use devin_mcp::{config, logging, sim, transport};
@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         None => serve_stdio(cli.serve).await,
         Some(Command::Stdio(args)) => serve_stdio(args).await,
+        Some(Command::Http(args)) => serve_http(args).await,
         Some(Command::Sim { listen }) => sim::run_standalone(listen)
             .await
             .map_err(|error| (1, format!("simulator: {error}"))),
@@ -35,6 +36,16 @@ async fn serve_stdio(args: ServeArgs) -> Result<(), (u8, String)> {
     let (client, _simulator) = connect(&args).await?;
     let settings = config::poll_settings_from_env().map_err(|e| (EXIT_CONFIG, e.to_string()))?;
     transport::stdio::serve(DevinMcp::with_poll_settings(client, settings))
+        .await
+        .map_err(|message| (1, message))
+}
+
+async fn serve_http(args: HttpArgs) -> Result<(), (u8, String)> {
+    let options =
+        transport::http::HttpOptions::from_args(&args).map_err(|message| (EXIT_CONFIG, message))?;
+    let (client, _simulator) = connect(&args.serve).await?;
+    let settings = config::poll_settings_from_env().map_err(|e| (EXIT_CONFIG, e.to_string()))?;
+    transport::http::serve(DevinMcp::with_poll_settings(client, settings), options)
         .await
         .map_err(|message| (1, message))
 }

@@ -17,6 +17,7 @@ use rmcp::task_manager::TaskManager;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::devin::DevinClient;
+use crate::mcp::caller;
 use crate::mcp::resources::{self, SessionResource, Subscriptions};
 use crate::mcp::tasks;
 use crate::mcp::watch::{PollSettings, Watcher};
@@ -106,6 +107,8 @@ impl ServerHandler for DevinMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        let mut request = request;
+        let caller = caller::from_context(&context).cloned();
         let name = request.name.to_string();
         let session_id = request
             .arguments
@@ -114,8 +117,15 @@ impl ServerHandler for DevinMcp {
             .and_then(|value| value.as_str())
             .map(crate::mcp::views::devin_id);
         let started = Instant::now();
+        let refused = caller.as_ref().filter(|caller| {
+            let tool = self.tool_router.get(&name);
+            tool.is_some_and(|tool| !caller::visible(tool, Some(caller)))
+        });
+        caller::attribute(&name, &mut request.arguments, caller.as_ref());
         let as_task = tasks::task_wait(&request).filter(|_| tasks::client_takes_tasks(&context));
-        let outcome = if let Some(wait) = as_task {
+        let outcome = if let Some(caller) = refused {
+            Ok(CallToolResponse::Complete(caller::refusal(&name, caller)))
+        } else if let Some(wait) = as_task {
             Ok(self.spawn_tool_task(request, context, wait))
         } else if self.tool_router.has_route(&name) {
             let call = ToolCallContext::new(self, request, context);
@@ -135,6 +145,7 @@ impl ServerHandler for DevinMcp {
             Err(_) => "protocol_error",
         };
         tracing::info!(
+            caller = caller.as_ref().map_or("-", |caller| caller.name.as_str()),
             tool = %name,
             session_id = session_id.as_deref().unwrap_or("-"),
             outcome = result,
@@ -147,9 +158,12 @@ impl ServerHandler for DevinMcp {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
+        let caller = caller::from_context(&context);
+        let mut tools = self.tool_router.list_all();
+        tools.retain(|tool| caller::visible(tool, caller));
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {

@@ -1,0 +1,318 @@
+//! `devin-mcp http` end to end: the real binary on a free port, rmcp's streamable HTTP client,
+//! the simulator on loopback. Both protocols, session mode, attribution, read-only tokens and
+//! graceful shutdown.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod http_support;
+mod mcp_support;
+
+use std::time::Duration;
+
+use devin_mcp::sim::{Fault, FaultKind, Simulator};
+use http_support::{HttpServer, TOKEN, initialize_body, post, temp_file};
+use mcp_support::{Server, advance_until, report_schema, simulator};
+use serde_json::{Value, json};
+
+/// create → status → structured output → attachments → follow-up → terminate.
+async fn walk_the_core_flow(sim: &Simulator, server: &Server) {
+    let created = server
+        .ok(
+            "create_session",
+            json!({
+                "prompt": "Fix the flaky test in tests/test_api.py",
+                "repos": ["acme/api"],
+                "structured_output_schema": report_schema(),
+            }),
+        )
+        .await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("devin-"), "{id}");
+    let finished = advance_until(sim, server, &id, Duration::from_secs(3600), |status| {
+        status["is_finished"] == true
+    })
+    .await;
+    assert!(!finished["pull_requests"].as_array().unwrap().is_empty());
+    let output = server
+        .ok("get_structured_output", json!({ "session_id": id }))
+        .await;
+    assert!(jsonschema::is_valid(
+        &report_schema(),
+        &output["structured_output"]
+    ));
+    let attachments = server
+        .ok("list_attachments", json!({ "session_id": id }))
+        .await;
+    assert!(!attachments["attachments"].as_array().unwrap().is_empty());
+    let followed = server
+        .ok(
+            "send_message",
+            json!({ "session_id": id, "message": "Also add a regression test." }),
+        )
+        .await;
+    assert_eq!(followed["session_id"], id.as_str());
+    let ended = server.ok("terminate", json!({ "session_id": id })).await;
+    assert_eq!(ended["status"], "exit");
+    let after = server.ok("get_status", json!({ "session_id": id })).await;
+    assert_eq!(after["is_terminal"], true);
+}
+
+#[tokio::test]
+async fn the_core_flow_works_over_stateless_http_with_the_2025_11_25_handshake() {
+    let sim = simulator().await;
+    let http = HttpServer::start(&sim, &[]).await;
+    let server = http.client(Some(TOKEN)).await;
+    let info = server.client.peer_info().unwrap();
+    assert_eq!(info.server_info.as_ref().unwrap().name, "devin-mcp");
+    assert_eq!(info.protocol_version.as_str(), "2025-11-25");
+    assert_eq!(server.client.list_all_tools().await.unwrap().len(), 6);
+    walk_the_core_flow(&sim, &server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_core_flow_works_with_the_2026_07_28_stateless_protocol() {
+    let sim = simulator().await;
+    let http = HttpServer::start(&sim, &[]).await;
+    let server = http.stateless_client(Some(TOKEN)).await;
+    let info = server.client.peer_info().unwrap();
+    assert_eq!(info.protocol_version.as_str(), "2026-07-28");
+    walk_the_core_flow(&sim, &server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_core_flow_works_in_session_mode() {
+    let sim = simulator().await;
+    let http = HttpServer::start(&sim, &["--sessions"]).await;
+    let server = http.client(Some(TOKEN)).await;
+    walk_the_core_flow(&sim, &server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stateless_mode_hands_out_no_session_id() {
+    let sim = simulator().await;
+    let http = HttpServer::start(&sim, &[]).await;
+    let response = post(&http, &initialize_body())
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("mcp-session-id").is_none());
+}
+
+#[tokio::test]
+async fn in_session_mode_delete_ends_a_session_and_its_id_then_gets_404() {
+    let sim = simulator().await;
+    let http = HttpServer::start(&sim, &["--sessions"]).await;
+    let response = post(&http, &initialize_body())
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = response.text().await.unwrap();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let response = post(&http, &initialized)
+        .bearer_auth(TOKEN)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let response = post(&http, &list)
+        .bearer_auth(TOKEN)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("create_session"));
+
+    let deleted = http_support::http()
+        .delete(http.mcp_url())
+        .bearer_auth(TOKEN)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        deleted.status().is_success(),
+        "DELETE: {}",
+        deleted.status()
+    );
+    let response = post(&http, &list)
+        .bearer_auth(TOKEN)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+/// A tokens file with a person who has a Devin user id, and a read-only bot.
+fn team_tokens() -> std::path::PathBuf {
+    temp_file(
+        "tokens.toml",
+        "[[token]]\nname = \"alice\"\ntoken = \"alice-token-0123456789\"\n\
+         devin_user_id = \"user-alice\"\n\n\
+         [[token]]\nname = \"dashboard\"\ntoken = \"dashboard-token-0123456789\"\n\
+         read_only = true\n",
+    )
+}
+
+fn bodies_of(sim: &Simulator, method: &str, path_suffix: &str) -> Vec<Value> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.method == method && r.path.ends_with(path_suffix))
+        .filter_map(|r| r.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn sessions_and_messages_are_attributed_to_the_callers_devin_user() {
+    let sim = simulator().await;
+    let tokens = team_tokens();
+    let http = HttpServer::start(&sim, &["--tokens", tokens.to_str().unwrap()]).await;
+    let alice = http.client(Some("alice-token-0123456789")).await;
+
+    let created = alice
+        .ok("create_session", json!({ "prompt": "Bump the lockfile" }))
+        .await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    alice
+        .ok(
+            "send_message",
+            json!({ "session_id": id, "message": "Thanks" }),
+        )
+        .await;
+    alice
+        .ok(
+            "create_session",
+            json!({ "prompt": "On behalf of Bob", "create_as_user_id": "user-bob" }),
+        )
+        .await;
+
+    let creates = bodies_of(&sim, "POST", "/sessions");
+    assert_eq!(creates.len(), 2, "{creates:?}");
+    assert_eq!(creates[0]["create_as_user_id"], "user-alice");
+    assert_eq!(
+        creates[1]["create_as_user_id"], "user-bob",
+        "a user the caller names wins"
+    );
+    let messages = bodies_of(&sim, "POST", "/messages");
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["message_as_user_id"], "user-alice");
+    assert!(
+        http.log_contains("caller=\"alice\"").await,
+        "{}",
+        http.log_text()
+    );
+    assert!(!http.log_text().contains("alice-token"));
+    alice.stop().await;
+}
+
+#[tokio::test]
+async fn a_read_only_token_sees_and_calls_only_read_only_tools() {
+    let sim = simulator().await;
+    let tokens = team_tokens();
+    let http = HttpServer::start(&sim, &["--tokens", tokens.to_str().unwrap()]).await;
+    let alice = http.client(Some("alice-token-0123456789")).await;
+    let created = alice.ok("create_session", json!({ "prompt": "p" })).await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    let dashboard = http.client(Some("dashboard-token-0123456789")).await;
+
+    let tools = dashboard.client.list_all_tools().await.unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["get_status", "get_structured_output", "list_attachments"]
+    );
+    let status = dashboard
+        .ok("get_status", json!({ "session_id": id }))
+        .await;
+    assert_eq!(status["session_id"], id.as_str());
+
+    let before = sim.requests().len();
+    let refused = dashboard
+        .err("create_session", json!({ "prompt": "sneaky" }))
+        .await;
+    assert!(refused.contains("read-only"), "{refused}");
+    let refused = dashboard
+        .err("terminate", json!({ "session_id": id }))
+        .await;
+    assert!(refused.contains("terminate is not allowed"), "{refused}");
+    assert_eq!(
+        sim.requests().len(),
+        before,
+        "a refused call reaches no API"
+    );
+    assert!(
+        http.log_contains("caller=\"dashboard\" tool=terminate")
+            .await,
+        "{}",
+        http.log_text()
+    );
+    dashboard.stop().await;
+    alice.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_call_in_flight_finish_then_exits_zero() {
+    let sim = simulator().await;
+    let mut http = HttpServer::start(&sim, &[]).await;
+    let server = http.client(Some(TOKEN)).await;
+    let created = server.ok("create_session", json!({ "prompt": "p" })).await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    sim.inject_fault(Fault {
+        method: Some(http::Method::GET),
+        path_contains: "/sessions/".to_owned(),
+        times: Some(1),
+        kind: FaultKind::Delay(Duration::from_millis(1500)),
+    });
+    let call = tokio::spawn(async move {
+        let status = server.ok("get_status", json!({ "session_id": id })).await;
+        server.stop().await;
+        status
+    });
+    // The call is at the simulator, waiting out the delay, when the signal comes.
+    let mut reached = false;
+    for _ in 0..100 {
+        let at_sim = |r: &devin_mcp::sim::RecordedRequest| {
+            r.method == "GET" && r.path.contains("/sessions/")
+        };
+        if sim.requests().iter().any(at_sim) {
+            reached = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(reached, "the call never reached the simulator");
+    let pid = http.child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(killed.unwrap().success());
+
+    let status = call.await.unwrap();
+    assert_eq!(status["status"], "new");
+    let exit = tokio::time::timeout(Duration::from_secs(10), http.child.wait())
+        .await
+        .expect("the server exits after its last call")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(http.log_contains("shutting down").await);
+    let refused = http_support::http()
+        .get(format!("{}/healthz", http.base))
+        .send()
+        .await;
+    assert!(refused.is_err(), "nothing listens after shutdown");
+}

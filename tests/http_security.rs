@@ -1,0 +1,270 @@
+//! What `devin-mcp http` refuses, and that refusing leaks nothing: missing and wrong tokens,
+//! foreign `Host` and `Origin`, oversize bodies, unsafe startup configurations.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod http_support;
+mod mcp_support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use http_support::{
+    HttpServer, TOKEN, command, command_on, http, initialize_body, post, temp_file,
+};
+use mcp_support::simulator;
+use rmcp::ServiceExt;
+use rmcp::transport::StreamableHttpClientTransport;
+
+#[tokio::test]
+async fn a_request_without_a_token_gets_401_with_a_bearer_challenge() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &[]).await;
+    let response = post(&server, &initialize_body()).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+
+    // rmcp's client cannot even initialize.
+    let transport = StreamableHttpClientTransport::from_config(server.transport_config(None));
+    assert!(().serve(transport).await.is_err());
+}
+
+#[tokio::test]
+async fn a_wrong_token_gets_401_and_is_never_echoed_or_logged() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &[]).await;
+    let wrong = "wrong-token-do-not-echo-0123456789";
+    let response = post(&server, &initialize_body())
+        .bearer_auth(wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let headers = format!("{:?}", response.headers());
+    let body = response.text().await.unwrap();
+    assert!(!body.contains(wrong) && !headers.contains(wrong), "{body}");
+    assert!(!body.contains(TOKEN));
+    assert!(server.log_contains("bearer token invalid").await);
+    let log = server.log_text();
+    assert!(!log.contains(wrong) && !log.contains(TOKEN), "{log}");
+
+    let transport =
+        StreamableHttpClientTransport::from_config(server.transport_config(Some(wrong)));
+    assert!(().serve(transport).await.is_err());
+}
+
+#[tokio::test]
+async fn a_foreign_host_gets_403_even_with_a_valid_token() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &[]).await;
+    let response = post(&server, &initialize_body())
+        .bearer_auth(TOKEN)
+        .header("host", "evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Host") && !body.contains(TOKEN), "{body}");
+    // Without a token a foreign host is still refused as a foreign host.
+    let response = post(&server, &initialize_body())
+        .header("host", "evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn an_allowed_public_host_is_served() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &["--allowed-host", "mcp.example.com"]).await;
+    let response = post(&server, &initialize_body())
+        .bearer_auth(TOKEN)
+        .header("host", "mcp.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let localhost = post(&server, &initialize_body())
+        .bearer_auth(TOKEN)
+        .header("host", "localhost:8787")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(localhost.status(), 200, "loopback names stay allowed");
+}
+
+#[tokio::test]
+async fn a_foreign_origin_gets_403_and_loopback_or_allowed_origins_pass() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &["--allowed-origin", "https://app.example.com"]).await;
+    let with_origin = |origin: &'static str| {
+        post(&server, &initialize_body())
+            .bearer_auth(TOKEN)
+            .header("origin", origin)
+            .send()
+    };
+    let response = with_origin("https://evil.example.com").await.unwrap();
+    assert_eq!(response.status(), 403);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Origin") && !body.contains(TOKEN), "{body}");
+    assert_eq!(with_origin("null").await.unwrap().status(), 403);
+    assert_eq!(with_origin("not a url").await.unwrap().status(), 403);
+    assert_eq!(
+        with_origin("https://app.example.com")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        with_origin("http://localhost:5173").await.unwrap().status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_gets_413_and_the_server_keeps_serving() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &[]).await;
+    let prompt = "x".repeat(5 * 1024 * 1024);
+    let call = serde_json::json!({
+        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "create_session", "arguments": {"prompt": prompt}}
+    });
+    let response = post(&server, &call)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert!(
+        !sim.requests().iter().any(|r| r.method == "POST"),
+        "nothing reached the API"
+    );
+    let response = post(&server, &initialize_body())
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_smaller_cap_can_be_set() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &["--max-body-bytes", "1024"]).await;
+    let call = serde_json::json!({
+        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "create_session", "arguments": {"prompt": "x".repeat(2000)}}
+    });
+    let response = post(&server, &call)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn healthz_answers_without_a_token_and_without_secrets() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &[]).await;
+    let response = http()
+        .get(format!("{}/healthz", server.base))
+        .header("host", "10.0.0.7:8787")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    let text = body.to_string();
+    assert!(
+        !text.contains(TOKEN) && !text.contains(sim.api_key()),
+        "{text}"
+    );
+}
+
+/// Runs the binary with `args` until it exits; returns its exit code and stderr.
+async fn refused_start(command: &mut tokio::process::Command) -> (Option<i32>, String) {
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    let output = tokio::time::timeout(Duration::from_secs(30), command.output())
+        .await
+        .expect("the server refuses to start at once")
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_without_a_token() {
+    let sim = simulator().await;
+    let (code, stderr) = refused_start(&mut command(&sim, &[])).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("DEVIN_MCP_TOKEN"), "{stderr}");
+}
+
+#[tokio::test]
+async fn no_auth_is_refused_on_a_non_loopback_address() {
+    let sim = simulator().await;
+    let mut refused = command_on(&sim, "0.0.0.0:0", &["--no-auth"]);
+    let (code, stderr) = refused_start(&mut refused).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("loopback"), "{stderr}");
+}
+
+#[tokio::test]
+async fn no_auth_on_loopback_serves_without_a_token() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &["--no-auth"]).await;
+    let response = post(&server, &initialize_body()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_malformed_tokens_file_is_refused_in_one_line_without_its_tokens() {
+    let sim = simulator().await;
+    let file = temp_file(
+        "bad.toml",
+        "[[token]]\nname = \"ci\"\ntoken = \"never-print-me-0123456789\"\nread_only = \
+         \"never-print-me-0123456789\"\n",
+    );
+    let mut refused = command(&sim, &["--tokens", file.to_str().unwrap()]);
+    let (code, stderr) = refused_start(&mut refused).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("line 4"), "{stderr}");
+    assert!(!stderr.contains("never-print-me"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_short_or_doubly_configured_token_is_refused() {
+    let sim = simulator().await;
+    let mut short = command(&sim, &[]);
+    short.env("DEVIN_MCP_TOKEN", "short");
+    let (code, stderr) = refused_start(&mut short).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("shorter than 16") && !stderr.contains("short\""));
+
+    let file = temp_file(
+        "ok.toml",
+        "[[token]]\nname = \"ci\"\ntoken = \"ci-token-0123456789ab\"\n",
+    );
+    let mut both = command(&sim, &["--tokens", file.to_str().unwrap()]);
+    both.env("DEVIN_MCP_TOKEN", TOKEN);
+    let (code, stderr) = refused_start(&mut both).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("use one of them"), "{stderr}");
+}
