@@ -51,6 +51,7 @@ pub struct CreatedView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_finished: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_json")]
     pub structured_output: Option<Value>,
     /// What Devin wrote during the wait.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -186,6 +187,7 @@ pub struct StructuredOutputView {
     pub status_detail: Option<String>,
     /// The latest object Devin provided, or null before its first update. Devin keeps
     /// updating it while it works: trust it as final once is_finished is true.
+    #[schemars(schema_with = "any_json")]
     pub structured_output: Option<Value>,
     pub is_finished: bool,
     /// Epoch seconds of the session's last change.
@@ -273,6 +275,7 @@ pub struct SessionWaitView {
     /// settled, pull_request, output_changed or output_matches; null if still going.
     pub done_because: Option<String>,
     pub pull_requests: Vec<PullRequestView>,
+    #[schemars(schema_with = "any_json")]
     pub structured_output: Option<Value>,
     pub acus_consumed: f64,
     /// What Devin wrote during the wait, oldest first.
@@ -319,4 +322,10 @@ impl SessionWaitView {
             error: None,
         }
     }
+}
+
+/// The schema of a value that may be any JSON, null included. schemars writes `true` for
+/// that, which is valid JSON Schema but not what MCP clients accept inside a tool schema.
+pub fn any_json(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({})
 }

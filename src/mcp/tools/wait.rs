@@ -33,6 +33,7 @@ pub struct WaitParams {
     /// Also done when the structured output at this JSON pointer (e.g. /status) equals
     /// output_value.
     pub output_pointer: Option<String>,
+    #[schemars(schema_with = "crate::mcp::views::any_json")]
     pub output_value: Option<Value>,
 }
 
