@@ -7,11 +7,13 @@
 mod http_support;
 mod mcp_support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use devin_mcp::sim::{Fault, FaultKind, Simulator};
 use http_support::{HttpServer, TOKEN, initialize_body, post, temp_file};
 use mcp_support::{Server, advance_until, report_schema, simulator};
+use rmcp::ServiceExt;
 use serde_json::{Value, json};
 
 /// create → status → structured output → attachments → follow-up → terminate.
@@ -315,4 +317,65 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_zero() {
         .send()
         .await;
     assert!(refused.is_err(), "nothing listens after shutdown");
+}
+
+/// Records progress notifications.
+#[derive(Clone, Default)]
+struct ProgressRecorder {
+    seen: Arc<Mutex<Vec<rmcp::model::ProgressNotificationParam>>>,
+}
+
+impl rmcp::ClientHandler for ProgressRecorder {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        self.seen.lock().unwrap().push(params);
+    }
+}
+
+#[tokio::test]
+async fn progress_notifications_reach_http_clients_on_the_response_stream() {
+    for mode in [&[][..], &["--sessions"][..]] {
+        let sim = simulator().await;
+        let mut command = http_support::command(&sim, mode);
+        command
+            .env("DEVIN_MCP_TOKEN", TOKEN)
+            .env("DEVIN_MCP_POLL_MIN_SECS", "0.05")
+            .env("DEVIN_MCP_POLL_MAX_SECS", "0.2")
+            .env("DEVIN_MCP_PROGRESS_SECS", "0.25");
+        let server = HttpServer::spawn(command).await;
+        let recorder = ProgressRecorder::default();
+        let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+            server.transport_config(Some(TOKEN)),
+        );
+        let client = recorder.clone().serve(transport).await.unwrap();
+        let call = |tool: &str, arguments: Value| {
+            let params = rmcp::model::CallToolRequestParams::new(tool.to_owned())
+                .with_arguments(arguments.as_object().unwrap().clone());
+            client.call_tool(params)
+        };
+        let created = call("create_session", json!({ "prompt": "Progress over HTTP" })).await;
+        let id = created.unwrap().structured_content.unwrap()["session_id"].clone();
+        let waited = call(
+            "wait_for_sessions",
+            json!({ "session_ids": [id], "timeout_seconds": 2 }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(waited.structured_content.unwrap()["timed_out"], true);
+        let seen = recorder.seen.lock().unwrap().clone();
+        assert!(
+            seen.len() >= 3,
+            "{mode:?}: {} progress notifications in 2 s",
+            seen.len()
+        );
+        assert!(
+            seen.windows(2)
+                .all(|pair| pair[1].progress > pair[0].progress),
+            "{seen:?}"
+        );
+        let _ = client.cancel().await;
+    }
 }
