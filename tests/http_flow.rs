@@ -67,7 +67,7 @@ async fn the_core_flow_works_over_stateless_http_with_the_2025_11_25_handshake()
     let info = server.client.peer_info().unwrap();
     assert_eq!(info.server_info.as_ref().unwrap().name, "devin-mcp");
     assert_eq!(info.protocol_version.as_str(), "2025-11-25");
-    assert_eq!(server.client.list_all_tools().await.unwrap().len(), 6);
+    assert_eq!(server.client.list_all_tools().await.unwrap().len(), 8);
     walk_the_core_flow(&sim, &server).await;
     server.stop().await;
 }
@@ -236,7 +236,12 @@ async fn a_read_only_token_sees_and_calls_only_read_only_tools() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["get_status", "get_structured_output", "list_attachments"]
+        [
+            "get_status",
+            "get_structured_output",
+            "list_attachments",
+            "wait_for_sessions"
+        ]
     );
     let status = dashboard
         .ok("get_status", json!({ "session_id": id }))
