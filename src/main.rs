@@ -11,13 +11,27 @@ use devin_mcp::{config, logging, sim, transport};
 /// Exit status for configuration errors found before serving.
 const EXIT_CONFIG: u8 = 2;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
     if let Err(message) = config::load_dotenv() {
         return fail(EXIT_CONFIG, &message);
     }
+    // Stdio serves one client: one thread starts faster and holds less memory. HTTP serves
+    // many, and the standalone simulator may be loaded by them, so they get every core.
+    let shared = matches!(cli.command, Some(Command::Http(_) | Command::Sim { .. }));
+    let mut builder = if shared {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match builder.enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(error) => fail(1, &format!("cannot start the async runtime: {error}")),
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None => serve_stdio(cli.serve).await,
         Some(Command::Stdio(args)) => serve_stdio(args).await,

@@ -1,6 +1,7 @@
 //! The MCP server: one handler, shared by every transport, that routes tool calls to the
 //! tool modules and turns argument errors into tool results.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -38,7 +39,8 @@ pub struct DevinMcp {
     watcher: Watcher,
     subscriptions: Subscriptions,
     tasks: TaskManager,
-    tool_router: ToolRouter<Self>,
+    /// Shared: HTTP clones the server for every request, and the routes never change.
+    tool_router: Arc<ToolRouter<Self>>,
 }
 
 impl DevinMcp {
@@ -58,7 +60,7 @@ impl DevinMcp {
             watcher,
             subscriptions: Subscriptions::default(),
             tasks: TaskManager::new(),
-            tool_router,
+            tool_router: Arc::new(tool_router),
         }
     }
 
