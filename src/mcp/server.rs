@@ -117,7 +117,8 @@ impl ServerHandler for DevinMcp {
             .as_ref()
             .and_then(|arguments| arguments.get("session_id"))
             .and_then(|value| value.as_str())
-            .map(crate::mcp::views::devin_id);
+            .and_then(|id| crate::devin::SessionRef::parse(id).ok())
+            .map(|session| session.devin_id());
         let started = Instant::now();
         let refused = caller.as_ref().filter(|caller| {
             let tool = self.tool_router.get(&name);
