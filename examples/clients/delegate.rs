@@ -2,8 +2,9 @@
 //!
 //! It launches `devin-mcp --sim` (the built-in simulator: no key, no network, nothing billed)
 //! as a subprocess, talks MCP to it over stdio with rmcp's client, and walks the usual flow:
-//! create a session with a structured output schema, poll its status, answer Devin's
-//! question, read the structured output and attachments, and terminate.
+//! create a session with a structured output schema, wait for it with `wait_for_sessions`
+//! (printing the server's progress notifications), answer Devin's question, wait again, read
+//! the structured output and attachments, and terminate.
 //!
 //! ```text
 //! cargo build && cargo run --example delegate
@@ -15,14 +16,14 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rmcp::model::CallToolRequestParams;
-use rmcp::service::RunningService;
+use rmcp::model::{CallToolRequestParams, ProgressNotificationParam};
+use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-type Client = RunningService<RoleClient, ()>;
+type Client = RunningService<RoleClient, Progress>;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
@@ -39,7 +40,7 @@ async fn main() -> Result<(), Error> {
         binary.display(),
         if real { "" } else { "--sim" }
     ));
-    let client: Client = ().serve(TokioChildProcess::new(command)?).await?;
+    let client: Client = Progress.serve(TokioChildProcess::new(command)?).await?;
     if let Some(info) = client.peer_info().and_then(|info| info.server_info.clone()) {
         step(&format!("connected to {} {}", info.name, info.version));
     }
@@ -77,28 +78,36 @@ async fn main() -> Result<(), Error> {
         created["url"].as_str().unwrap_or_default()
     ));
 
+    // One wait_for_sessions call replaces a polling loop: the server polls for us and sends a
+    // progress notification on every change, and the call returns as soon as Devin needs an
+    // answer or is done.
     let started = Instant::now();
-    let mut last = String::new();
     let mut answered = false;
     loop {
-        let status = call(&client, "get_status", json!({ "session_id": id })).await?;
-        let now = format!(
-            "{}{}",
-            status["status"].as_str().unwrap_or("?"),
-            status["status_detail"]
+        let waited = call(
+            &client,
+            "wait_for_sessions",
+            json!({ "session_ids": [id], "timeout_seconds": 600 }),
+        )
+        .await?;
+        let session = &waited["sessions"][0];
+        step(&format!(
+            "[{:>4.1}s] wait returned: {}{} (ACUs {:.2})",
+            started.elapsed().as_secs_f64(),
+            session["status"].as_str().unwrap_or("?"),
+            session["status_detail"]
                 .as_str()
-                .map(|d| format!(" / {d}"))
-                .unwrap_or_default()
-        );
-        if now != last {
+                .map(|detail| format!(" / {detail}"))
+                .unwrap_or_default(),
+            session["acus_consumed"].as_f64().unwrap_or(0.0)
+        ));
+        for message in session["new_messages"].as_array().into_iter().flatten() {
             step(&format!(
-                "[{:>4.1}s] status: {now} (ACUs {:.2})",
-                started.elapsed().as_secs_f64(),
-                status["acus_consumed"].as_f64().unwrap_or(0.0)
+                "Devin wrote: {}",
+                message.as_str().unwrap_or_default()
             ));
-            last = now;
         }
-        if status["needs_input"] == true && !answered {
+        if session["needs_input"] == true && !answered {
             step("Devin asks a question; answering with send_message");
             call(
                 &client,
@@ -107,13 +116,11 @@ async fn main() -> Result<(), Error> {
             )
             .await?;
             answered = true;
-        } else if status["is_finished"] == true || status["is_terminal"] == true {
+        } else if session["is_finished"] == true || session["is_terminal"] == true {
             break;
+        } else if waited["timed_out"] == true || started.elapsed() > Duration::from_secs(1800) {
+            return Err(format!("the session did not settle: {session}").into());
         }
-        if started.elapsed() > Duration::from_secs(600) {
-            return Err("gave up after 10 minutes".into());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
     let output = call(
@@ -142,6 +149,22 @@ async fn main() -> Result<(), Error> {
     ));
     client.cancel().await?;
     Ok(())
+}
+
+/// Prints the progress notifications the server sends while a call waits.
+#[derive(Clone)]
+struct Progress;
+
+impl ClientHandler for Progress {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(message) = params.message {
+            step(&format!("   progress: {message}"));
+        }
+    }
 }
 
 /// Calls a tool and returns its structured content, or the tool's error message as an error.
