@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve MCP over stdio (the default).
-    Stdio(ServeArgs),
+    Stdio,
     /// Serve MCP over streamable HTTP at /mcp, for a team, CI jobs and remote agents.
     ///
     /// Needs a bearer token: DEVIN_MCP_TOKEN, or --tokens FILE for one token per person or
@@ -41,21 +41,18 @@ pub enum Command {
     },
 }
 
-/// Options shared by the server commands.
+/// Options shared by the server commands, accepted before or after the command name.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// Serve against a built-in simulator of the Devin API instead of Devin: no key, no
     /// network, nothing billed. For trying the server and for demos.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub sim: bool,
 }
 
 /// Options of `devin-mcp http`.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
-    #[command(flatten)]
-    pub serve: ServeArgs,
-
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,

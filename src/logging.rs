@@ -16,9 +16,15 @@ pub const DEFAULT_FILTER: &str = "info,rmcp=warn";
 const CAPPED_TARGETS: [&str; 1] = ["rmcp"];
 
 /// Installs the global subscriber. Safe to call more than once; later calls do nothing.
-pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+///
+/// A `RUST_LOG` that does not parse is a configuration error: silently logging something
+/// else than asked would hide the very lines the user turned on.
+pub fn init() -> Result<(), String> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+            .map_err(|error| format!("RUST_LOG '{directives}' is not a valid filter: {error}"))?,
+        _ => EnvFilter::new(DEFAULT_FILTER),
+    };
     let cap = filter_fn(|metadata| {
         let crate_name = metadata.target().split("::").next().unwrap_or_default();
         let capped = CAPPED_TARGETS.contains(&crate_name);
@@ -30,4 +36,5 @@ pub fn init() {
         .with_filter(filter)
         .with_filter(cap);
     let _ = tracing_subscriber::registry().with(layer).try_init();
+    Ok(())
 }

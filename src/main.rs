@@ -13,8 +13,11 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    // `.env` first, so that a RUST_LOG set there filters the logs too.
     if let Err(message) = config::load_dotenv() {
+        return fail(EXIT_CONFIG, &message);
+    }
+    if let Err(message) = logging::init() {
         return fail(EXIT_CONFIG, &message);
     }
     // Stdio serves one client: one thread starts faster and holds less memory. HTTP serves
@@ -33,9 +36,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        None => serve_stdio(cli.serve).await,
-        Some(Command::Stdio(args)) => serve_stdio(args).await,
-        Some(Command::Http(args)) => serve_http(args).await,
+        None | Some(Command::Stdio) => serve_stdio(cli.serve).await,
+        Some(Command::Http(args)) => serve_http(args, cli.serve).await,
         Some(Command::Sim { listen }) => sim::run_standalone(listen)
             .await
             .map_err(|error| (1, format!("simulator: {error}"))),
@@ -47,31 +49,34 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn serve_stdio(args: ServeArgs) -> Result<(), (u8, String)> {
-    let (client, _simulator) = connect(&args).await?;
     let settings = config::poll_settings_from_env().map_err(|e| (EXIT_CONFIG, e.to_string()))?;
+    let (client, _simulator) = connect(&args).await?;
     transport::stdio::serve(DevinMcp::with_poll_settings(client, settings))
         .await
         .map_err(|message| (1, message))
 }
 
-async fn serve_http(args: HttpArgs) -> Result<(), (u8, String)> {
+async fn serve_http(args: HttpArgs, serve: ServeArgs) -> Result<(), (u8, String)> {
     let options =
         transport::http::HttpOptions::from_args(&args).map_err(|message| (EXIT_CONFIG, message))?;
-    let (client, _simulator) = connect(&args.serve).await?;
     let settings = config::poll_settings_from_env().map_err(|e| (EXIT_CONFIG, e.to_string()))?;
+    let (client, _simulator) = connect(&serve).await?;
     transport::http::serve(DevinMcp::with_poll_settings(client, settings), options)
         .await
         .map_err(|message| (1, message))
 }
 
 /// Builds the Devin client: against Devin from the environment, or against an in-process
-/// simulator with `--sim`. The simulator handle must live as long as the server.
+/// simulator with `--sim`. The simulator handle must live as long as the server. Every
+/// setting is read before the simulator starts, so a bad one fails with one line.
 async fn connect(args: &ServeArgs) -> Result<(DevinClient, Option<sim::Simulator>), (u8, String)> {
     let config_error = |error: devin_mcp::devin::DevinError| (EXIT_CONFIG, error.to_string());
     if !args.sim {
         let config = config::client_config_from_env().map_err(config_error)?;
         return Ok((DevinClient::new(config).map_err(config_error)?, None));
     }
+    let mut retry = devin_mcp::devin::client::RetryPolicy::default();
+    config::apply_retry_env(&mut retry).map_err(config_error)?;
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let simulator = sim::Simulator::start(sim::SimConfig::realtime(), loopback)
         .await
@@ -81,7 +86,7 @@ async fn connect(args: &ServeArgs) -> Result<(DevinClient, Option<sim::Simulator
     let mut config =
         devin_mcp::devin::ClientConfig::new(key, &simulator.base_url()).map_err(config_error)?;
     config.org_id = Some(simulator.org_id().to_owned());
-    config::apply_retry_env(&mut config.retry).map_err(config_error)?;
+    config.retry = retry;
     Ok((
         DevinClient::new(config).map_err(config_error)?,
         Some(simulator),

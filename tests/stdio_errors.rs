@@ -163,6 +163,31 @@ async fn bad_arguments_are_refused_before_anything_is_sent() {
 }
 
 #[tokio::test]
+async fn a_misplaced_session_secret_is_not_quoted_back() {
+    let sim = simulator().await;
+    let server = Server::start(&sim).await;
+    let secret = "s3cr3t-value-9f2c";
+    let cases = [
+        json!({ "prompt": "x", "session_secrets": format!("TOKEN={secret}") }),
+        json!({ "prompt": "x", "session_secrets": [{ "key": "TOKEN", "value": 12345 }] }),
+        json!({ "prompt": "x", "session_secrets": [format!("TOKEN={secret}")] }),
+    ];
+    for arguments in cases {
+        let message = server.err("create_session", arguments.clone()).await;
+        assert!(
+            message.contains("Invalid arguments for create_session"),
+            "{arguments}: {message}"
+        );
+        assert!(
+            !message.contains(secret) && !message.contains("12345"),
+            "the secret came back: {message}"
+        );
+    }
+    assert_eq!(sim.requests().len(), 0, "nothing may reach Devin");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_validation_error_from_devin_is_quoted() {
     let sim = simulator().await;
     let server = Server::start(&sim).await;

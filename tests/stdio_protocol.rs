@@ -319,3 +319,71 @@ async fn a_dotenv_file_in_the_working_directory_is_read() {
     raw.finish().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn sim_is_accepted_before_or_after_the_command_name() {
+    for args in [
+        &["--sim"][..],
+        &["--sim", "stdio"][..],
+        &["stdio", "--sim"][..],
+    ] {
+        let mut command = bare_command();
+        command.args(args);
+        let mut raw = Raw::spawn(command);
+        raw.send(&initialize(1)).await;
+        let answer = raw.answer(1).await;
+        assert_eq!(
+            answer["result"]["serverInfo"]["name"], "devin-mcp",
+            "{args:?}: {answer}"
+        );
+        raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        raw.send(&json!({
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "create_session", "arguments": {"prompt": "hello"}}
+        }))
+        .await;
+        let answer = raw.answer(2).await;
+        assert_ne!(answer["result"]["isError"], true, "{args:?}: {answer}");
+        let (_, _, status) = raw.finish().await;
+        assert!(status.success(), "{args:?}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_log_filter_fails_with_one_line() {
+    let mut command = bare_command();
+    command.arg("--sim").env("RUST_LOG", "devin_mcp=loud");
+    let stderr = run_expecting_config_error(&mut command).await;
+    assert!(stderr.contains("RUST_LOG"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_bad_setting_with_sim_fails_with_one_line_before_the_simulator_starts() {
+    for (name, value) in [
+        ("DEVIN_MCP_POLL_MIN_SECS", "soon"),
+        ("DEVIN_API_MAX_RETRIES", "many"),
+    ] {
+        let mut command = bare_command();
+        command.arg("--sim").env(name, value);
+        let stderr = run_expecting_config_error(&mut command).await;
+        assert!(stderr.contains(name), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn help_and_version_describe_the_server_and_exit_zero() {
+    let output = bare_command().arg("--help").output().await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let help = String::from_utf8(output.stdout).unwrap();
+    for expected in ["stdio", "http", "sim", "--sim", "DEVIN_API_KEY"] {
+        assert!(help.contains(expected), "--help lacks {expected}: {help}");
+    }
+    let output = bare_command().arg("--version").output().await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let version = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        version.trim(),
+        format!("devin-mcp {}", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -143,3 +143,98 @@ fn describe(error: &DevinError, session: Option<&SessionRef>) -> String {
         }
     }
 }
+
+/// Serde's words for an unexpected value, each followed by the value itself: `string "…"`
+/// (Debug-quoted) or `` integer `5` `` (backquoted).
+const QUOTED_KINDS: [&str; 6] = [
+    "string ",
+    "integer ",
+    "floating point ",
+    "boolean ",
+    "character ",
+    "unsigned integer ",
+];
+
+/// Drops the values serde quotes in a decode error (`invalid type: string "s3cr3t", expected a
+/// sequence` becomes `invalid type: string, expected a sequence`), keeping what was expected
+/// and the names of fields and variants. A model that misplaces a session secret must not see
+/// it come back in a tool result, and nor must a log that records the result.
+pub fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some((at, kind)) = QUOTED_KINDS
+        .iter()
+        .filter_map(|kind| rest.find(kind).map(|at| (at, *kind)))
+        .min_by_key(|(at, _)| *at)
+    {
+        let value_start = at + kind.len();
+        out.push_str(&rest[..at]);
+        out.push_str(kind.trim_end());
+        let value = &rest[value_start..];
+        rest = match value.chars().next() {
+            Some('"') => skip_debug_string(value),
+            Some('`') => value[1..].find('`').map_or("", |end| &value[end + 2..]),
+            _ => {
+                out.push(' ');
+                value
+            }
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What follows a Debug-quoted string that starts `value` (escaped quotes stay inside).
+fn skip_debug_string(value: &str) -> &str {
+    let mut escaped = false;
+    for (index, c) in value.char_indices().skip(1) {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return &value[index + 1..],
+            _ => escaped = false,
+        }
+    }
+    ""
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_quoted_values;
+
+    #[test]
+    fn quoted_values_are_dropped_and_expectations_kept() {
+        let cases = [
+            (
+                r#"invalid type: string "TOKEN=abc", expected a sequence"#,
+                "invalid type: string, expected a sequence",
+            ),
+            (
+                r#"invalid type: string "a \"quoted\" s3cret", expected struct SessionSecret"#,
+                "invalid type: string, expected struct SessionSecret",
+            ),
+            (
+                "invalid type: integer `12345`, expected a string",
+                "invalid type: integer, expected a string",
+            ),
+            (
+                "invalid value: floating point `-1.5`, expected a positive number",
+                "invalid value: floating point, expected a positive number",
+            ),
+            (
+                "missing field `prompt`",
+                "missing field `prompt`",
+            ),
+            (
+                "unknown variant `fast`, expected `normal` or `fast_mode`",
+                "unknown variant `fast`, expected `normal` or `fast_mode`",
+            ),
+            (
+                r#"invalid type: string "unterminated"#,
+                "invalid type: string",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(without_quoted_values(input), expected, "for {input}");
+        }
+    }
+}

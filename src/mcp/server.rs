@@ -254,7 +254,8 @@ impl ServerHandler for DevinMcp {
 }
 
 /// The router reports arguments that do not fit the input schema as a tool error that quotes
-/// serde. This says which tool, and what to do, in the words the model reads.
+/// serde. This says which tool, and what to do, in the words the model reads, without the
+/// offending value: it may be a session secret the model put in the wrong place.
 fn explain_argument_error(tool: &str, mut response: CallToolResponse) -> CallToolResponse {
     const SERDE_PREFIX: &str = "failed to deserialize parameters:";
     if let CallToolResponse::Complete(result) = &mut response
@@ -264,7 +265,7 @@ fn explain_argument_error(tool: &str, mut response: CallToolResponse) -> CallToo
     {
         let message = format!(
             "Invalid arguments for {tool}: {}. Check the tool's input schema and call again.",
-            reason.trim()
+            crate::mcp::errors::without_quoted_values(reason.trim())
         );
         result.content = vec![ContentBlock::text(message)];
     }
