@@ -220,10 +220,7 @@ mod tests {
                 "invalid value: floating point `-1.5`, expected a positive number",
                 "invalid value: floating point, expected a positive number",
             ),
-            (
-                "missing field `prompt`",
-                "missing field `prompt`",
-            ),
+            ("missing field `prompt`", "missing field `prompt`"),
             (
                 "unknown variant `fast`, expected `normal` or `fast_mode`",
                 "unknown variant `fast`, expected `normal` or `fast_mode`",
