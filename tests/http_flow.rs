@@ -263,9 +263,15 @@ async fn a_read_only_token_sees_and_calls_only_read_only_tools() {
         "a refused call reaches no API"
     );
     assert!(
-        http.log_contains("caller=\"dashboard\" tool=terminate")
+        http.log_contains("caller=\"dashboard\" tool=\"terminate\"")
             .await,
         "{}",
+        http.log_text()
+    );
+    let created_line = format!("caller=\"alice\" tool=\"create_session\" session_id=\"{id}\"");
+    assert!(
+        http.log_contains(&created_line).await,
+        "a create logs the session it made: {}",
         http.log_text()
     );
     dashboard.stop().await;
@@ -383,4 +389,25 @@ async fn progress_notifications_reach_http_clients_on_the_response_stream() {
         );
         let _ = client.cancel().await;
     }
+}
+
+#[tokio::test]
+async fn an_unknown_tool_name_cannot_write_its_own_log_line() {
+    let sim = simulator().await;
+    let http = HttpServer::start(&sim, &[]).await;
+    let client = http.client(Some(TOKEN)).await;
+    let forged = "nope\n2026-01-01T00:00:00Z  INFO tool call caller=\"admin\" tool=\"terminate\"";
+    let call = rmcp::model::CallToolRequestParams::new(forged.to_owned());
+    assert!(client.client.call_tool(call).await.is_err());
+    assert!(
+        http.log_contains("tool=\"(unknown)\"").await,
+        "{}",
+        http.log_text()
+    );
+    assert!(
+        !http.log_text().contains("caller=\"admin\""),
+        "{}",
+        http.log_text()
+    );
+    client.stop().await;
 }

@@ -112,13 +112,7 @@ impl ServerHandler for DevinMcp {
         let mut request = request;
         let caller = caller::from_context(&context).cloned();
         let name = request.name.to_string();
-        let session_id = request
-            .arguments
-            .as_ref()
-            .and_then(|arguments| arguments.get("session_id"))
-            .and_then(|value| value.as_str())
-            .and_then(|id| crate::devin::SessionRef::parse(id).ok())
-            .map(|session| session.devin_id());
+        let mut session_id = logged_session_ids(request.arguments.as_ref());
         let started = Instant::now();
         let refused = caller.as_ref().filter(|caller| {
             let tool = self.tool_router.get(&name);
@@ -147,9 +141,28 @@ impl ServerHandler for DevinMcp {
             Ok(_) => "ok",
             Err(_) => "protocol_error",
         };
+        if session_id.is_none()
+            && let Ok(CallToolResponse::Complete(result)) = &outcome
+        {
+            // A create names its session only in the result.
+            session_id = result
+                .structured_content
+                .as_ref()
+                .and_then(|content| content.get("session_id"))
+                .and_then(|id| id.as_str())
+                .and_then(|id| crate::devin::SessionRef::parse(id).ok())
+                .map(|session| session.devin_id());
+        }
+        // The name is the client's text: only names this server knows reach the log as they
+        // are, so that no client can write a line of its own into it.
+        let tool = if self.tool_router.has_route(&name) {
+            name.as_str()
+        } else {
+            "(unknown)"
+        };
         tracing::info!(
             caller = caller.as_ref().map_or("-", |caller| caller.name.as_str()),
-            tool = %name,
+            tool,
             session_id = session_id.as_deref().unwrap_or("-"),
             outcome = result,
             latency_ms = started.elapsed().as_millis(),
@@ -251,6 +264,28 @@ impl ServerHandler for DevinMcp {
         self.subscriptions.unsubscribe(&resource);
         Ok(())
     }
+}
+
+/// The session ids a call names (`session_id`, or the `session_ids` of a wait), for the call's
+/// log line. Only ids that parse are logged, in their `devin-…` form.
+fn logged_session_ids(arguments: Option<&rmcp::model::JsonObject>) -> Option<String> {
+    let arguments = arguments?;
+    let parse = |value: &serde_json::Value| {
+        value
+            .as_str()
+            .and_then(|id| crate::devin::SessionRef::parse(id).ok())
+            .map(|session| session.devin_id())
+    };
+    if let Some(id) = arguments.get("session_id") {
+        return parse(id);
+    }
+    let ids: Vec<String> = arguments
+        .get("session_ids")?
+        .as_array()?
+        .iter()
+        .filter_map(parse)
+        .collect();
+    (!ids.is_empty()).then(|| ids.join(","))
 }
 
 /// The router reports arguments that do not fit the input schema as a tool error that quotes
