@@ -15,6 +15,7 @@ use http_support::{
 use mcp_support::simulator;
 use rmcp::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn a_request_without_a_token_gets_401_with_a_bearer_challenge() {
@@ -159,6 +160,31 @@ async fn a_body_over_the_cap_gets_413_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
+async fn the_token_is_checked_before_the_body_is_read() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &[]).await;
+    // A request that announces an oversize body, of which only the first bytes ever come, is
+    // answered at once from its headers alone: 401 for the token, not 413 for the size.
+    let url = url::Url::parse(&server.mcp_url()).unwrap();
+    let address = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{{\"jsonrpc\": ",
+        5 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered before the body arrived")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(sim.requests().is_empty(), "nothing reached the API");
+}
+
+#[tokio::test]
 async fn a_smaller_cap_can_be_set() {
     let sim = simulator().await;
     let server = HttpServer::start(&sim, &["--max-body-bytes", "1024"]).await;
@@ -253,10 +279,11 @@ async fn a_malformed_tokens_file_is_refused_in_one_line_without_its_tokens() {
 async fn a_short_or_doubly_configured_token_is_refused() {
     let sim = simulator().await;
     let mut short = command(&sim, &[]);
-    short.env("DEVIN_MCP_TOKEN", "short");
+    short.env("DEVIN_MCP_TOKEN", "tok-9f2c-x");
     let (code, stderr) = refused_start(&mut short).await;
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("shorter than 16") && !stderr.contains("short\""));
+    assert!(stderr.contains("shorter than 16"), "{stderr}");
+    assert!(!stderr.contains("tok-9f2c-x"), "the token was echoed: {stderr}");
 
     let file = temp_file(
         "ok.toml",
