@@ -283,7 +283,10 @@ async fn a_short_or_doubly_configured_token_is_refused() {
     let (code, stderr) = refused_start(&mut short).await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("shorter than 16"), "{stderr}");
-    assert!(!stderr.contains("tok-9f2c-x"), "the token was echoed: {stderr}");
+    assert!(
+        !stderr.contains("tok-9f2c-x"),
+        "the token was echoed: {stderr}"
+    );
 
     let file = temp_file(
         "ok.toml",

@@ -335,3 +335,69 @@ async fn secrets_are_sent_to_devin_but_never_echoed_back() {
     assert!(body["session_secrets"][0]["value"].is_string());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn prompts_fill_in_their_arguments_and_name_the_missing_one() {
+    let sim = simulator().await;
+    let server = Server::start(&sim).await;
+    let prompts = server.client.list_all_prompts().await.unwrap();
+    let mut names: Vec<&str> = prompts.iter().map(|prompt| prompt.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["check_session", "delegate", "fan_out"]);
+
+    let arguments = json!({ "task": "Fix the flaky login test", "repo": "acme/web" });
+    let delegate = server
+        .client
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("delegate")
+                .with_arguments(arguments.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    let text = serde_json::to_value(&delegate.messages)
+        .unwrap()
+        .to_string();
+    for expected in [
+        "Fix the flaky login test",
+        "acme/web",
+        "create_session",
+        "wait_for_sessions",
+    ] {
+        assert!(text.contains(expected), "lacks {expected}: {text}");
+    }
+
+    let check = server
+        .client
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("check_session").with_arguments(
+                json!({ "session_id": "https://app.devin.ai/sessions/0123456789abcdef0123456789abcdef" })
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    let text = serde_json::to_value(&check.messages).unwrap().to_string();
+    assert!(
+        text.contains("devin-0123456789abcdef0123456789abcdef"),
+        "{text}"
+    );
+
+    let missing = server
+        .client
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("delegate"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("task"), "{missing}");
+    let unknown = server
+        .client
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("nope"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("prompts/list"), "{unknown}");
+    assert!(sim.requests().is_empty(), "a prompt reaches no API");
+    server.stop().await;
+}

@@ -59,6 +59,7 @@ run_suite() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
     if [[ $status -ne 0 ]]; then
+        [[ -n "${CONFORMANCE_VERBOSE:-}" ]] && cat "$work/suite-$mode.txt"
         echo "conformance ($mode): unexpected failures or stale expected failures" >&2
         exit "$status"
     fi
