@@ -55,16 +55,22 @@ pub fn check_structured_output_schema(schema: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// The first `$ref` that does not point inside the schema itself.
+/// Keywords whose values are instance data, not schemas: a `$ref` inside them is just text.
+const DATA_KEYWORDS: [&str; 4] = ["const", "enum", "default", "examples"];
+
+/// The first `$ref` that does not point inside the schema itself (`""` and `#…` do).
 fn find_remote_ref(value: &Value) -> Option<String> {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get("$ref")
+                && !reference.is_empty()
                 && !reference.starts_with('#')
             {
                 return Some(reference.clone());
             }
-            map.values().find_map(find_remote_ref)
+            map.iter()
+                .filter(|(key, _)| !DATA_KEYWORDS.contains(&key.as_str()))
+                .find_map(|(_, value)| find_remote_ref(value))
         }
         Value::Array(items) => items.iter().find_map(find_remote_ref),
         _ => None,
@@ -93,6 +99,22 @@ mod tests {
             "type": "object",
             "properties": {"status": {"$ref": "#/definitions/status"}},
             "definitions": {"status": {"type": "string", "enum": ["ok", "failed"]}}
+        });
+        assert_eq!(check_structured_output_schema(&schema), Ok(()));
+    }
+
+    #[test]
+    fn a_ref_in_instance_data_is_not_a_reference() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "link": {
+                    "type": "object",
+                    "const": {"$ref": "https://example.com/not-a-schema"},
+                    "examples": [{"$ref": "https://example.com/also-data"}]
+                },
+                "self": {"$ref": ""}
+            }
         });
         assert_eq!(check_structured_output_schema(&schema), Ok(()));
     }
