@@ -23,6 +23,9 @@ use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+/// Questions the example answers before it gives up: a real agent would ask its user.
+const MAX_ANSWERS: usize = 3;
+
 type Client = RunningService<RoleClient, Progress>;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -82,7 +85,7 @@ async fn main() -> Result<(), Error> {
     // progress notification on every change, and the call returns as soon as Devin needs an
     // answer or is done.
     let started = Instant::now();
-    let mut answered = false;
+    let mut answers = 0;
     loop {
         let waited = call(
             &client,
@@ -107,7 +110,15 @@ async fn main() -> Result<(), Error> {
                 message.as_str().unwrap_or_default()
             ));
         }
-        if session["needs_input"] == true && !answered {
+        if session["is_finished"] == true || session["is_terminal"] == true {
+            break;
+        }
+        if session["needs_input"] == true {
+            if answers == MAX_ANSWERS {
+                return Err(
+                    format!("Devin still needs input after {answers} answers: {session}").into(),
+                );
+            }
             step("Devin asks a question; answering with send_message");
             call(
                 &client,
@@ -115,9 +126,11 @@ async fn main() -> Result<(), Error> {
                 json!({ "session_id": id, "message": "Use inline errors under each field." }),
             )
             .await?;
-            answered = true;
-        } else if session["is_finished"] == true || session["is_terminal"] == true {
-            break;
+            answers += 1;
+        } else if session["status"] == "suspended" {
+            // Suspended for a limit or by a user: a message would resume it, but a script
+            // should not spend ACUs nobody asked for.
+            return Err(format!("the session was suspended: {session}").into());
         } else if waited["timed_out"] == true || started.elapsed() > Duration::from_secs(1800) {
             return Err(format!("the session did not settle: {session}").into());
         }
