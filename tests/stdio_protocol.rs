@@ -387,3 +387,15 @@ async fn help_and_version_describe_the_server_and_exit_zero() {
         format!("devin-mcp {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[tokio::test]
+async fn stdin_closed_before_initialize_is_a_clean_exit() {
+    let sim = simulator().await;
+    let raw = Raw::spawn(server_command(&sim, sim.api_key()));
+    let started = Instant::now();
+    let (stdout, stderr, status) = raw.finish().await;
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
