@@ -12,17 +12,15 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2
 import jsonschema
 import pytest
+from conftest import BINARY
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = os.environ.get("DEVIN_MCP_BIN", str(ROOT / "target" / "debug" / "devin-mcp"))
 TOKEN = secrets.token_hex(24)
 
 
@@ -102,8 +100,3 @@ async def test_a_wrong_token_is_refused_with_401(server_url: str) -> None:
     with pytest.raises(Exception):
         async with Client(transport(server_url, "not-the-token-0123456789"), mode="legacy") as client:
             await client.list_tools()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"

@@ -1,20 +1,21 @@
 """The official Python MCP SDK against `devin-mcp --sim` over stdio.
 
-Lists the tools, checks every inputSchema against the JSON Schema metaschema, calls each tool
-once and checks every structuredContent against the tool's outputSchema. Runs with both of
-the SDK's connect modes: `auto` (probes `server/discover` first) and `legacy` (`initialize`).
+Lists the tools and prompts, checks every inputSchema and outputSchema against the JSON Schema
+metaschema, calls every tool and checks each structuredContent against the tool's
+outputSchema. The session is waited on until the simulated Devin finishes, so the schemas are
+checked against filled-in values: pull requests, structured output, attachments, messages.
+Runs with both of the SDK's connect modes: `auto` (probes `server/discover` first) and
+`legacy` (`initialize`).
 """
 
 import json
 import os
-from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import BINARY
 from mcp import Client, StdioServerParameters
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = os.environ.get("DEVIN_MCP_BIN", str(ROOT / "target" / "debug" / "devin-mcp"))
 CORE_TOOLS = {
     "create_session",
     "send_message",
@@ -58,38 +59,58 @@ async def call(client: Client, tools: dict, name: str, arguments: dict) -> dict:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_every_tool_validates_against_its_schemas(mode: str) -> None:
     async with Client(server(), mode=mode) as client:
-        assert client.server_info is None or client.server_info.name == "devin-mcp"
+        assert client.server_info is not None and client.server_info.name == "devin-mcp"
         listed = await client.list_tools()
         tools = {tool.name: tool for tool in listed.tools}
-        assert CORE_TOOLS <= set(tools), sorted(tools)
+        assert CORE_TOOLS | {"wait_for_sessions", "create_sessions"} == set(tools), sorted(tools)
         for tool in tools.values():
             check_schema(tool.input_schema)
             assert tool.output_schema is not None, tool.name
             check_schema(tool.output_schema)
+        prompts = await client.list_prompts()
+        assert {prompt.name for prompt in prompts.prompts} == {"delegate", "fan_out", "check_session"}
 
         created = await call(
             client,
             tools,
             "create_session",
-            {"prompt": "Rename the config module", "structured_output_schema": REPORT_SCHEMA},
+            {
+                "prompt": "Rename the config module",
+                "repos": ["acme/api"],
+                "structured_output_schema": REPORT_SCHEMA,
+            },
         )
         session_id = created["session_id"]
         assert session_id.startswith("devin-")
+
+        waited = await call(
+            client, tools, "wait_for_sessions", {"session_ids": [session_id], "timeout_seconds": 120}
+        )
+        assert waited["timed_out"] is False, waited
+        settled = waited["sessions"][0]
+        assert settled["is_finished"] is True, settled
+        assert settled["new_messages"], "Devin's messages during the wait are returned"
+
         status = await call(client, tools, "get_status", {"session_id": session_id})
         assert status["session_id"] == session_id
-        await call(client, tools, "get_structured_output", {"session_id": session_id})
-        await call(client, tools, "list_attachments", {"session_id": session_id})
+        assert status["pull_requests"], "a session with repos opened a pull request"
+        output = await call(client, tools, "get_structured_output", {"session_id": session_id})
+        jsonschema.validate(output["structured_output"], REPORT_SCHEMA)
+        attachments = await call(client, tools, "list_attachments", {"session_id": session_id})
+        assert attachments["attachments"], "Devin produced an attachment"
         await call(
             client, tools, "send_message", {"session_id": session_id, "message": "Keep the old name as an alias."}
         )
         ended = await call(client, tools, "terminate", {"session_id": session_id, "archive": True})
         assert ended["status"] == "exit"
 
+        batch = await call(
+            client, tools, "create_sessions", {"prompts": ["Task one", "Task two"], "defaults": {"tags": ["py"]}}
+        )
+        assert batch["created"] == 2, batch
+        for item in batch["sessions"]:
+            await call(client, tools, "terminate", {"session_id": item["session_id"]})
+
         bad = await client.call_tool("get_status", {"session_id": "not a session"})
         assert bad.is_error
         assert "devin-<id>" in bad.content[0].text
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
