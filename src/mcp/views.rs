@@ -186,7 +186,8 @@ pub struct StructuredOutputView {
     pub status: String,
     pub status_detail: Option<String>,
     /// The latest object Devin provided, or null before its first update. Devin keeps
-    /// updating it while it works: trust it as final once is_finished is true.
+    /// updating it while it works: trust it as final once is_finished is true, or once the
+    /// session stopped (suspended after idling, or ended) with no follow-up pending.
     #[schemars(schema_with = "any_json")]
     pub structured_output: Option<Value>,
     pub is_finished: bool,
