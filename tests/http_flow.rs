@@ -411,3 +411,61 @@ async fn an_unknown_tool_name_cannot_write_its_own_log_line() {
     );
     client.stop().await;
 }
+
+#[tokio::test]
+async fn an_mcp_session_answers_only_the_caller_who_opened_it() {
+    let sim = simulator().await;
+    let tokens = team_tokens();
+    let http = HttpServer::start(&sim, &["--sessions", "--tokens", tokens.to_str().unwrap()]).await;
+    let alice = "alice-token-0123456789";
+    let dashboard = "dashboard-token-0123456789";
+    let response = post(&http, &initialize_body())
+        .bearer_auth(alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = response.text().await.unwrap();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let response = post(&http, &initialized)
+        .bearer_auth(alice)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let stolen = post(&http, &list)
+        .bearer_auth(dashboard)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stolen.status(),
+        404,
+        "another caller's session is unknown to them"
+    );
+    let deleted = http_support::http()
+        .delete(http.mcp_url())
+        .bearer_auth(dashboard)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 404, "nor can they end it");
+
+    let own = post(&http, &list)
+        .bearer_auth(alice)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert!(own.text().await.unwrap().contains("create_session"));
+}

@@ -205,6 +205,9 @@ struct Guard {
     tokens: Option<Tokens>,
     hosts: Vec<AllowedHost>,
     origins: Vec<AllowedOrigin>,
+    /// In session mode with tokens: which caller opened each MCP session. A session id is
+    /// not a credential, so another caller who learns one still cannot use it.
+    owners: Option<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 impl Guard {
@@ -220,10 +223,12 @@ impl Guard {
             .iter()
             .map(|origin| AllowedOrigin::parse(origin))
             .collect::<Result<_, _>>()?;
+        let owners = (options.sessions && options.tokens.is_some()).then(Default::default);
         Ok(Self {
             tokens: options.tokens.clone(),
             hosts,
             origins,
+            owners,
         })
     }
 
@@ -300,14 +305,67 @@ async fn check_request(
     if let Err(refusal) = guard.check_host_and_origin(&request) {
         return refusal.into_response();
     }
-    match guard.authenticate(request.headers()) {
-        Ok(Some(caller)) => {
+    let caller = match guard.authenticate(request.headers()) {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(owners) = guard.owners.as_ref() else {
+        if let Some(caller) = caller {
             request.extensions_mut().insert(caller);
         }
-        Ok(None) => {}
-        Err(refusal) => return refusal.into_response(),
+        return next.run(request).await;
+    };
+    // Owners are kept only in session mode with tokens, where every caller is known.
+    let Some(caller) = caller else {
+        return next.run(request).await;
+    };
+    let session = request
+        .headers()
+        .get(MCP_SESSION_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let deleting = request.method() == axum::http::Method::DELETE;
+    if let Some(session) = &session {
+        let owner = lock(owners).get(session).cloned();
+        if owner.is_some_and(|owner| owner != caller.name) {
+            // The same answer as for an unknown session: whether it exists is not told.
+            return error_body(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "unknown MCP session; initialize a new one",
+            );
+        }
     }
-    next.run(request).await
+    let name = caller.name.clone();
+    request.extensions_mut().insert(caller);
+    let response = next.run(request).await;
+    match session {
+        None => {
+            if let Some(opened) = response
+                .headers()
+                .get(MCP_SESSION_ID)
+                .and_then(|value| value.to_str().ok())
+            {
+                lock(owners).insert(opened.to_owned(), name);
+            }
+        }
+        Some(session) if deleting && response.status().is_success() => {
+            lock(owners).remove(&session);
+        }
+        Some(_) => {}
+    }
+    response
+}
+
+/// The header that names an MCP session in session mode.
+const MCP_SESSION_ID: &str = "mcp-session-id";
+
+/// Locks the owners map. A panic while it was held cannot leave it half-written (each use is
+/// one insert, remove or get), so a poisoned lock is taken over.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Why the guard turned a request away.
