@@ -86,13 +86,15 @@ impl RetryPolicy {
 /// Reads `retry-after-ms`, then `Retry-After` as seconds or as an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    // `try_from_secs_f64` refuses negative, infinite and absurdly large values, which an
+    // upstream may send; `from_secs_f64` would panic on them.
     let millis = text("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok());
-    if let Some(ms) = millis.filter(|ms| ms.is_finite() && *ms >= 0.0) {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+    if let Some(wait) = millis.and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok()) {
+        return Some(wait);
     }
     let value = text("retry-after")?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        return Duration::try_from_secs_f64(seconds).ok();
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -146,6 +148,13 @@ mod tests {
         let mut junk = HeaderMap::new();
         junk.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&junk), None);
+
+        for absurd in ["1e300", "-5", "inf", "NaN"] {
+            let mut headers = HeaderMap::new();
+            headers.insert("retry-after", HeaderValue::from_static(absurd));
+            headers.insert("retry-after-ms", HeaderValue::from_static(absurd));
+            assert_eq!(retry_after(&headers), None, "{absurd}");
+        }
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! MCP resources: a session (`devin://sessions/{devin_id}`) and its messages
 //! (`devin://sessions/{devin_id}/messages`), readable as JSON, with
-//! `notifications/resources/updated` for subscribers, fed by the shared pollers.
+//! `notifications/resources/updated` for subscribers, fed by the shared pollers: through
+//! `resources/subscribe` (2025-11-25) or a `subscriptions/listen` stream (2026-07-28).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rmcp::model::{ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam};
-use rmcp::service::Peer;
+use rmcp::model::{
+    ResourceContents, ResourceTemplate, ResourceUpdatedNotification,
+    ResourceUpdatedNotificationParam, ServerNotification, SubscriptionFilter,
+};
+use rmcp::service::{Peer, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer};
 use serde::Serialize;
 use serde_json::Value;
@@ -15,7 +19,7 @@ use tokio::task::AbortHandle;
 use crate::devin::{DevinClient, SessionRef};
 use crate::mcp::errors::ToolError;
 use crate::mcp::views::StatusView;
-use crate::mcp::watch::Watcher;
+use crate::mcp::watch::{Snapshot, Subscription, Watcher};
 
 const SCHEME_PREFIX: &str = "devin://sessions/";
 const MESSAGES_SUFFIX: &str = "/messages";
@@ -130,40 +134,129 @@ pub async fn read(
     Ok(ResourceContents::text(text, resource.uri()).with_mime_type(JSON))
 }
 
-/// Live subscriptions: each forwards its session's changes to one client until it is
-/// unsubscribed or the client goes away.
+/// Live `resources/subscribe` subscriptions (protocol 2025-11-25): each forwards its
+/// session's changes to one client until it is unsubscribed or the client goes away.
 #[derive(Clone, Default)]
 pub struct Subscriptions {
     forwarders: Arc<Mutex<HashMap<String, Vec<AbortHandle>>>>,
 }
 
 impl Subscriptions {
-    /// Starts telling `peer` whenever the resource changes.
-    pub fn subscribe(&self, watcher: &Watcher, resource: SessionResource, peer: Peer<RoleServer>) {
-        let uri = resource.uri();
-        let mut subscription = watcher.subscribe(resource.session());
+    /// Starts telling `peer` whenever the resource at `uri` changes. Notifications name the
+    /// resource by `uri` as the client wrote it, so that the client recognises it.
+    pub fn subscribe(
+        &self,
+        watcher: &Watcher,
+        uri: String,
+        resource: SessionResource,
+        peer: Peer<RoleServer>,
+    ) {
+        let subscription = watcher.subscribe(resource.session());
         let notify_uri = uri.clone();
-        let task = tokio::spawn(async move {
-            let _ = subscription.first().await;
-            while subscription.changed().await {
-                let param = ResourceUpdatedNotificationParam::new(notify_uri.clone());
-                if peer.notify_resource_updated(param).await.is_err() {
-                    // The client is gone; so is the reason to poll.
-                    return;
-                }
-            }
-        });
+        let task = tokio::spawn(forward_changes(subscription, resource, move || {
+            let peer = peer.clone();
+            let param = ResourceUpdatedNotificationParam::new(notify_uri.clone());
+            // An error means the client is gone; so is the reason to poll.
+            async move { peer.notify_resource_updated(param).await.is_ok() }
+        }));
         let mut forwarders = self.forwarders.lock().unwrap_or_else(|e| e.into_inner());
         forwarders.entry(uri).or_default().push(task.abort_handle());
     }
 
-    /// Stops the forwarders of `resource`.
+    /// Stops the forwarders of the resource at `uri`.
     // TODO: per-client unsubscribe in HTTP session mode; rmcp gives no peer identity to key
     // on, and stdio, where subscriptions are used, has one client per process.
-    pub fn unsubscribe(&self, resource: &SessionResource) {
+    pub fn unsubscribe(&self, uri: &str) {
         let mut forwarders = self.forwarders.lock().unwrap_or_else(|e| e.into_inner());
-        for handle in forwarders.remove(&resource.uri()).into_iter().flatten() {
+        for handle in forwarders.remove(uri).into_iter().flatten() {
             handle.abort();
+        }
+    }
+}
+
+/// The part of a `subscriptions/listen` filter (protocol 2026-07-28) this server serves: the
+/// resource subscriptions that name one of its resources. It has no list-changed
+/// notifications, since its tools, prompts and templates never change.
+pub fn accepted_filter(requested: &SubscriptionFilter) -> SubscriptionFilter {
+    let uris = requested
+        .resource_subscriptions
+        .iter()
+        .flatten()
+        .filter(|uri| SessionResource::parse(uri).is_ok());
+    SubscriptionFilter::builder()
+        .resource_subscriptions(uris.cloned())
+        .build()
+}
+
+/// Serves one `subscriptions/listen` stream: forwards the changes of every accepted resource
+/// until the client cancels the request or goes away. The pollers stop with it.
+pub async fn listen(watcher: &Watcher, context: SubscriptionContext) {
+    let uris = context
+        .accepted()
+        .resource_subscriptions
+        .clone()
+        .unwrap_or_default();
+    let mut forwarders = tokio::task::JoinSet::new();
+    for uri in uris {
+        let Ok(resource) = SessionResource::parse(&uri) else {
+            continue;
+        };
+        let subscription = watcher.subscribe(resource.session());
+        let sink = context.sink().clone();
+        forwarders.spawn(forward_changes(subscription, resource, move || {
+            let sink = sink.clone();
+            let update = ResourceUpdatedNotification::new(ResourceUpdatedNotificationParam::new(
+                uri.clone(),
+            ));
+            async move {
+                sink.send(ServerNotification::ResourceUpdatedNotification(update))
+                    .await
+                    .is_ok()
+            }
+        }));
+    }
+    context.cancelled().await;
+    // Dropping the set aborts the forwarders, which drops their subscriptions.
+    forwarders.abort_all();
+}
+
+/// Calls `notify` each time the resource's content changes, until `notify` says the client
+/// is gone or the session's poller stops for good. Polls that find nothing new stay silent.
+async fn forward_changes<F, Fut>(
+    mut subscription: Subscription,
+    resource: SessionResource,
+    mut notify: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut seen = fingerprint(&resource, &subscription.first().await);
+    while subscription.changed().await {
+        let now = fingerprint(&resource, &subscription.current());
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        if !notify().await {
+            return;
+        }
+    }
+}
+
+/// What a reader of the resource would see change: the session document, or the number of
+/// messages and the last one's id. `None` until the session has been read once.
+fn fingerprint(resource: &SessionResource, snapshot: &Snapshot) -> Option<Value> {
+    match resource {
+        SessionResource::Session(_) => snapshot.session.as_ref().and_then(|session| {
+            let document = SessionDocument {
+                status: StatusView::from(session.as_ref()),
+                structured_output: session.structured_output.clone(),
+            };
+            serde_json::to_value(document).ok()
+        }),
+        SessionResource::Messages(_) => {
+            let last = snapshot.messages.last().map(|m| m.event_id.clone());
+            Some(serde_json::json!([snapshot.messages.len(), last]))
         }
     }
 }

@@ -11,10 +11,10 @@ use rmcp::model::{
     GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, UnsubscribeRequestParams,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
 use rmcp::model::{CancelTaskParams, GetTaskParams, GetTaskResult, UpdateTaskParams};
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::task_manager::TaskManager;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
@@ -236,6 +236,18 @@ impl ServerHandler for DevinMcp {
         )))
     }
 
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(resources::accepted_filter(requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        resources::listen(&self.watcher, context).await;
+        Ok(())
+    }
+
     #[allow(deprecated)]
     async fn subscribe(
         &self,
@@ -244,7 +256,7 @@ impl ServerHandler for DevinMcp {
     ) -> Result<(), McpError> {
         let resource = SessionResource::parse(&request.uri)?;
         self.subscriptions
-            .subscribe(&self.watcher, resource, context.peer);
+            .subscribe(&self.watcher, request.uri, resource, context.peer);
         Ok(())
     }
 
@@ -279,8 +291,8 @@ impl ServerHandler for DevinMcp {
         request: UnsubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let resource = SessionResource::parse(&request.uri)?;
-        self.subscriptions.unsubscribe(&resource);
+        SessionResource::parse(&request.uri)?;
+        self.subscriptions.unsubscribe(&request.uri);
         Ok(())
     }
 }
