@@ -201,6 +201,64 @@ async fn the_process_exits_promptly_when_stdin_closes() {
     );
 }
 
+#[tokio::test]
+async fn stdin_closing_during_a_wait_ends_the_wait_and_the_process_at_once() {
+    let sim = simulator().await;
+    let mut raw = Raw::spawn(server_command(&sim, sim.api_key()));
+    raw.send(&initialize(1)).await;
+    raw.answer(1).await;
+    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    raw.send(&json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "create_session", "arguments": {"prompt": "Never finishes"}}
+    }))
+    .await;
+    let created = raw.answer(2).await;
+    let id = created["result"]["structuredContent"]["session_id"].clone();
+    raw.send(&json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "wait_for_sessions",
+                   "arguments": {"session_ids": [id], "timeout_seconds": 600}}
+    }))
+    .await;
+    // The simulator's clock stands still, so the wait would run its full 600 s.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let (rest, _, status) = raw.finish().await;
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a running wait held the process for {:?}",
+        started.elapsed()
+    );
+    assert!(
+        rest.contains(r#""timed_out":true"#),
+        "the wait answers with what it has before the process exits: {rest}"
+    );
+}
+
+#[tokio::test]
+async fn a_notification_before_initialize_is_ignored_not_fatal() {
+    let sim = simulator().await;
+    let mut raw = Raw::spawn(server_command(&sim, sim.api_key()));
+    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    raw.send(&json!({
+        "jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}
+    }))
+    .await;
+    raw.send(&initialize(1)).await;
+    let init = raw.answer(1).await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "devin-mcp", "{init}");
+    raw.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        .await;
+    let tools = raw.answer(2).await;
+    assert!(tools["result"]["tools"].as_array().is_some(), "{tools}");
+    let (_, _, status) = raw.finish().await;
+    assert!(status.success(), "{status}");
+}
+
 async fn run_expecting_config_error(command: &mut Command) -> String {
     command
         .stdin(Stdio::piped())

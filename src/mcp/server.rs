@@ -84,6 +84,12 @@ impl DevinMcp {
         &self.tool_router
     }
 
+    /// Starts shutting down: waits in flight, and any that start later, answer at once with
+    /// the state they have (`timed_out: true`) instead of being cut off without an answer.
+    pub fn shut_down(&self) {
+        self.watcher.close();
+    }
+
     /// The shared pollers behind waits and resource subscriptions.
     pub(crate) fn watcher(&self) -> &Watcher {
         &self.watcher

@@ -145,7 +145,9 @@ fn state_of(snapshot: &Snapshot) -> String {
 }
 
 /// Waits as `spec` says. Returns the state of every session when the wait ends, whether it
-/// ended by settling, by a condition or by timing out. Errors only when cancelled.
+/// ended by settling, by a condition or by timing out; a wait cut short because the server
+/// shuts down reports `timed_out` too, so the caller knows to ask again. Errors only when
+/// cancelled.
 pub async fn wait(
     watcher: &Watcher,
     spec: WaitSpec,
@@ -160,6 +162,7 @@ pub async fn wait(
         let mut subscription = watcher.subscribe(session);
         let baseline = tokio::select! {
             _ = cancel.cancelled() => return Err(cancelled()),
+            _ = watcher.closed() => subscription.current(),
             baseline = subscription.first() => baseline,
         };
         let seen_messages = baseline
@@ -211,6 +214,7 @@ pub async fn wait(
         let wake = tokio::select! {
             _ = cancel.cancelled() => return Err(cancelled()),
             _ = tokio::time::sleep_until(deadline.into()) => break true,
+            _ = watcher.closed() => break true,
             _ = tokio::time::sleep_until(next_heartbeat.into()) => None,
             (index, alive) = next_change => Some((index, alive)),
         };

@@ -98,6 +98,8 @@ struct WatcherInner {
     client: DevinClient,
     settings: PollSettings,
     pollers: Mutex<HashMap<SessionRef, Weak<Poller>>>,
+    /// Cancelled when the server shuts down, so that waits answer at once with what they have.
+    closing: CancellationToken,
 }
 
 /// A running poller. Dropping the last handle stops its task.
@@ -157,6 +159,7 @@ impl Watcher {
             client,
             settings,
             pollers: Mutex::new(HashMap::new()),
+            closing: CancellationToken::new(),
         };
         Self {
             inner: Arc::new(inner),
@@ -165,6 +168,17 @@ impl Watcher {
 
     pub fn settings(&self) -> &PollSettings {
         &self.inner.settings
+    }
+
+    /// Tells every wait, now and later, to answer at once with the state it has: the server
+    /// is shutting down, and a client is better served by an early answer than by none.
+    pub fn close(&self) {
+        self.inner.closing.cancel();
+    }
+
+    /// Resolves once [`Watcher::close`] was called.
+    pub async fn closed(&self) {
+        self.inner.closing.cancelled().await;
     }
 
     /// A subscription to `session`, sharing the poller when one runs already.
