@@ -6,6 +6,8 @@
 //! nothing of HTTP status codes beyond what [`errors`] turns into sentences, and nothing of
 //! transports.
 
+pub mod arguments;
+pub mod call_log;
 pub mod caller;
 pub mod errors;
 pub mod prompts;

@@ -135,18 +135,22 @@ pub async fn read(
 }
 
 /// Live `resources/subscribe` subscriptions (protocol 2025-11-25): each forwards its
-/// session's changes to one client until it is unsubscribed or the client goes away.
+/// session's changes to one client until it is unsubscribed or the client goes away. They are
+/// kept per client (its MCP session id; empty on stdio) and URI, so that one client's
+/// unsubscribe stops only its own.
 #[derive(Clone, Default)]
 pub struct Subscriptions {
-    forwarders: Arc<Mutex<HashMap<String, Vec<AbortHandle>>>>,
+    forwarders: Arc<Mutex<HashMap<(String, String), AbortHandle>>>,
 }
 
 impl Subscriptions {
     /// Starts telling `peer` whenever the resource at `uri` changes. Notifications name the
-    /// resource by `uri` as the client wrote it, so that the client recognises it.
+    /// resource by `uri` as the client wrote it, so that the client recognises it. A second
+    /// subscribe of one client to one URI replaces the first.
     pub fn subscribe(
         &self,
         watcher: &Watcher,
+        client: String,
         uri: String,
         resource: SessionResource,
         peer: Peer<RoleServer>,
@@ -160,15 +164,17 @@ impl Subscriptions {
             async move { peer.notify_resource_updated(param).await.is_ok() }
         }));
         let mut forwarders = self.forwarders.lock().unwrap_or_else(|e| e.into_inner());
-        forwarders.entry(uri).or_default().push(task.abort_handle());
+        // Forwarders whose client went away have ended on their own; forget them.
+        forwarders.retain(|_, handle| !handle.is_finished());
+        if let Some(previous) = forwarders.insert((client, uri), task.abort_handle()) {
+            previous.abort();
+        }
     }
 
-    /// Stops the forwarders of the resource at `uri`.
-    // TODO: per-client unsubscribe in HTTP session mode; rmcp gives no peer identity to key
-    // on, and stdio, where subscriptions are used, has one client per process.
-    pub fn unsubscribe(&self, uri: &str) {
+    /// Stops `client`'s subscription to the resource at `uri`.
+    pub fn unsubscribe(&self, client: &str, uri: &str) {
         let mut forwarders = self.forwarders.lock().unwrap_or_else(|e| e.into_inner());
-        for handle in forwarders.remove(uri).into_iter().flatten() {
+        if let Some(handle) = forwarders.remove(&(client.to_owned(), uri.to_owned())) {
             handle.abort();
         }
     }

@@ -1,13 +1,13 @@
 //! The MCP server: one handler, shared by every transport, that routes tool calls to the
 //! tool modules and turns argument errors into tool results.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ContentBlock, GetPromptRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, ServerCapabilities, ServerConfig,
@@ -19,6 +19,8 @@ use rmcp::task_manager::TaskManager;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::devin::DevinClient;
+use crate::mcp::arguments;
+use crate::mcp::call_log::CallLog;
 use crate::mcp::caller;
 use crate::mcp::prompts;
 use crate::mcp::resources::{self, SessionResource, Subscriptions};
@@ -41,6 +43,9 @@ pub struct DevinMcp {
     watcher: Watcher,
     subscriptions: Subscriptions,
     tasks: TaskManager,
+    /// Who started each task: the caller's name, or `None` without one (stdio, `--no-auth`).
+    /// Only the owner may read or cancel a task, as with MCP sessions.
+    task_owners: Arc<Mutex<HashMap<String, Option<String>>>>,
     /// Shared: HTTP clones the server for every request, and the routes never change.
     tool_router: Arc<ToolRouter<Self>>,
 }
@@ -62,6 +67,7 @@ impl DevinMcp {
             watcher,
             subscriptions: Subscriptions::default(),
             tasks: TaskManager::new(),
+            task_owners: Arc::default(),
             tool_router: Arc::new(tool_router),
         }
     }
@@ -78,6 +84,31 @@ impl DevinMcp {
     /// Calls running as MCP tasks.
     pub(crate) fn tasks(&self) -> &TaskManager {
         &self.tasks
+    }
+
+    /// Records who started a task, forgetting the tasks the manager has let go.
+    pub(crate) fn own_task(&self, task_id: &str, owner: Option<String>) {
+        let mut owners = self.task_owners.lock().unwrap_or_else(|e| e.into_inner());
+        owners.retain(|id, _| self.tasks.get_task(id).is_ok());
+        owners.insert(task_id.to_owned(), owner);
+    }
+
+    /// Refuses a task of another caller with the very error an unknown task gets, so that
+    /// task ids of others cannot even be confirmed.
+    fn check_task_owner(
+        &self,
+        task_id: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = caller::from_context(context).map(|caller| caller.name.as_str());
+        let owners = self.task_owners.lock().unwrap_or_else(|e| e.into_inner());
+        match owners.get(task_id) {
+            Some(owner) if owner.as_deref() != caller => Err(McpError::invalid_params(
+                format!("unknown task: {task_id}"),
+                None,
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn tool_router(&self) -> &ToolRouter<Self> {
@@ -121,62 +152,48 @@ impl ServerHandler for DevinMcp {
         let mut request = request;
         let caller = caller::from_context(&context).cloned();
         let name = request.name.to_string();
-        let mut session_id = logged_session_ids(request.arguments.as_ref());
-        let started = Instant::now();
-        let refused = caller.as_ref().filter(|caller| {
-            let tool = self.tool_router.get(&name);
-            tool.is_some_and(|tool| !caller::visible(tool, Some(caller)))
-        });
-        caller::attribute(&name, &mut request.arguments, caller.as_ref());
-        let as_task = tasks::task_wait(&request).filter(|_| tasks::client_takes_tasks(&context));
-        let outcome = if let Some(caller) = refused {
-            Ok(CallToolResponse::Complete(caller::refusal(&name, caller)))
-        } else if let Some(wait) = as_task {
-            Ok(self.spawn_tool_task(request, context, wait))
-        } else if self.tool_router.has_route(&name) {
-            let call = ToolCallContext::new(self, request, context);
-            self.tool_router
-                .call(call)
-                .await
-                .map(|response| explain_argument_error(&name, response))
-        } else {
-            Err(McpError::invalid_params(
+        let tool = self.tool_router.get(&name);
+        let log = CallLog::start(
+            caller.as_ref().map(|caller| caller.name.as_str()),
+            &name,
+            tool.is_some(),
+            request.arguments.as_ref(),
+        );
+        let Some(tool) = tool else {
+            log.fail("protocol_error");
+            return Err(McpError::invalid_params(
                 format!("unknown tool '{name}'; tools/list shows the tools this server has"),
                 None,
-            ))
+            ));
         };
-        let result = match &outcome {
-            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => "tool_error",
-            Ok(_) => "ok",
-            Err(_) => "protocol_error",
-        };
-        if session_id.is_none()
-            && let Ok(CallToolResponse::Complete(result)) = &outcome
-        {
-            // A create names its session only in the result.
-            session_id = result
-                .structured_content
-                .as_ref()
-                .and_then(|content| content.get("session_id"))
-                .and_then(|id| id.as_str())
-                .and_then(|id| crate::devin::SessionRef::parse(id).ok())
-                .map(|session| session.devin_id());
+        if let Some(caller) = caller.as_ref().filter(|c| !caller::visible(tool, Some(c))) {
+            let refused = caller::refusal(&name, caller);
+            log.finish(&refused);
+            return Ok(CallToolResponse::Complete(refused));
         }
-        // The name is the client's text: only names this server knows reach the log as they
-        // are, so that no client can write a line of its own into it.
-        let tool = if self.tool_router.has_route(&name) {
-            name.as_str()
-        } else {
-            "(unknown)"
-        };
-        tracing::info!(
-            caller = caller.as_ref().map_or("-", |caller| caller.name.as_str()),
-            tool,
-            session_id = session_id.as_deref().unwrap_or("-"),
-            outcome = result,
-            latency_ms = started.elapsed().as_millis(),
-            "tool call"
-        );
+        caller::attribute(&name, &mut request.arguments, caller.as_ref());
+        if let Some(problem) = arguments::problem(&name, request.arguments.as_ref()) {
+            let invalid = CallToolResult::error(vec![ContentBlock::text(problem)]);
+            log.finish(&invalid);
+            return Ok(CallToolResponse::Complete(invalid));
+        }
+        if let Some(wait) =
+            tasks::task_wait(&request).filter(|_| tasks::client_takes_tasks(&context))
+        {
+            let owner = caller.map(|caller| caller.name);
+            return Ok(self.spawn_tool_task(request, context, wait, owner, log));
+        }
+        let call = ToolCallContext::new(self, request, context);
+        let outcome = self
+            .tool_router
+            .call(call)
+            .await
+            .map(|response| explain_argument_error(&name, response));
+        match &outcome {
+            Ok(CallToolResponse::Complete(result)) => log.finish(result),
+            Ok(_) => log.fail("ok"),
+            Err(_) => log.fail("protocol_error"),
+        }
         outcome
     }
 
@@ -261,24 +278,27 @@ impl ServerHandler for DevinMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let resource = SessionResource::parse(&request.uri)?;
+        let client = subscriber_of(&context)?;
         self.subscriptions
-            .subscribe(&self.watcher, request.uri, resource, context.peer);
+            .subscribe(&self.watcher, client, request.uri, resource, context.peer);
         Ok(())
     }
 
     async fn get_task(
         &self,
         request: GetTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, McpError> {
+        self.check_task_owner(&request.task_id, &context)?;
         Ok(GetTaskResult::new(self.tasks.get_task(&request.task_id)?))
     }
 
     async fn update_task(
         &self,
         request: UpdateTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        self.check_task_owner(&request.task_id, &context)?;
         self.tasks
             .update_task(&request.task_id, request.input_responses)
     }
@@ -286,49 +306,66 @@ impl ServerHandler for DevinMcp {
     async fn cancel_task(
         &self,
         request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.check_task_owner(&request.task_id, &context)?;
+        self.tasks.cancel_task(&request.task_id)
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.tasks.cancel_task(&request.task_id)
+        // Accepted for clients that send it; the server logs with tracing to its own stderr
+        // and sends no log notifications, whatever the level.
+        Ok(())
     }
 
     #[allow(deprecated)]
     async fn unsubscribe(
         &self,
         request: UnsubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         SessionResource::parse(&request.uri)?;
-        self.subscriptions.unsubscribe(&request.uri);
+        let client = subscriber_of(&context)?;
+        self.subscriptions.unsubscribe(&client, &request.uri);
         Ok(())
     }
 }
 
-/// The session ids a call names (`session_id`, or the `session_ids` of a wait), for the call's
-/// log line. Only ids that parse are logged, in their `devin-…` form.
-fn logged_session_ids(arguments: Option<&rmcp::model::JsonObject>) -> Option<String> {
-    let arguments = arguments?;
-    let parse = |value: &serde_json::Value| {
-        value
-            .as_str()
-            .and_then(|id| crate::devin::SessionRef::parse(id).ok())
-            .map(|session| session.devin_id())
+/// Who a `resources/subscribe` belongs to: the MCP session over HTTP, or the one client of
+/// stdio. A stateless HTTP request has no connection left to notify once it is answered, so
+/// there a subscription is refused with the ways that work.
+fn subscriber_of(context: &RequestContext<RoleServer>) -> Result<String, McpError> {
+    let Some(parts) = context.extensions.get::<http::request::Parts>() else {
+        return Ok(String::new());
     };
-    if let Some(id) = arguments.get("session_id") {
-        return parse(id);
+    match parts
+        .headers
+        .get("mcp-session-id")
+        .and_then(|id| id.to_str().ok())
+    {
+        Some(session) => Ok(session.to_owned()),
+        None => Err(McpError::invalid_request(
+            "resources/subscribe needs an MCP session, and this server runs stateless: use \
+             subscriptions/listen (protocol 2026-07-28), or ask the operator to run \
+             devin-mcp http --sessions",
+            None,
+        )),
     }
-    let ids: Vec<String> = arguments
-        .get("session_ids")?
-        .as_array()?
-        .iter()
-        .filter_map(parse)
-        .collect();
-    (!ids.is_empty()).then(|| ids.join(","))
 }
 
 /// The router reports arguments that do not fit the input schema as a tool error that quotes
-/// serde. This says which tool, and what to do, in the words the model reads, without the
-/// offending value: it may be a session secret the model put in the wrong place.
-fn explain_argument_error(tool: &str, mut response: CallToolResponse) -> CallToolResponse {
+/// serde. [`arguments::problem`] catches those before the call; should one slip through, this
+/// still says which tool, and what to do, without the offending value: it may be a session
+/// secret the model put in the wrong place.
+pub(crate) fn explain_argument_error(
+    tool: &str,
+    mut response: CallToolResponse,
+) -> CallToolResponse {
     const SERDE_PREFIX: &str = "failed to deserialize parameters:";
     if let CallToolResponse::Complete(result) = &mut response
         && result.is_error == Some(true)

@@ -14,7 +14,8 @@ use rmcp::task_manager::{TaskExit, TaskOptions};
 use rmcp::{ErrorData as McpError, RoleServer};
 use tokio_util::sync::CancellationToken;
 
-use crate::mcp::server::DevinMcp;
+use crate::mcp::call_log::CallLog;
+use crate::mcp::server::{DevinMcp, explain_argument_error};
 use crate::mcp::wait::{DEFAULT_WAIT, MAX_WAIT};
 
 /// How long a finished task's result stays readable after the wait could have ended.
@@ -45,11 +46,15 @@ pub fn client_takes_tasks(context: &RequestContext<RoleServer>) -> bool {
 
 impl DevinMcp {
     /// Runs a tool call as a task and answers with the task's seed state.
+    /// `owner` is the caller's name (see [`DevinMcp::own_task`]); `log` is written when the
+    /// task ends.
     pub(crate) fn spawn_tool_task(
         &self,
         request: CallToolRequestParams,
         mut context: RequestContext<RoleServer>,
         wait: Duration,
+        owner: Option<String>,
+        log: CallLog,
     ) -> CallToolResponse {
         let name = request.name.to_string();
         // The task outlives the request: it gets its own cancellation, and no progress
@@ -65,23 +70,37 @@ impl DevinMcp {
         let server = self.clone();
         let task = self.tasks().spawn(options, move |task| {
             Box::pin(async move {
+                let name = request.name.to_string();
                 let call = ToolCallContext::new(&server, request, context);
                 tokio::select! {
                     _ = task.cancelled() => {
                         stop.cancel();
+                        log.fail("cancelled");
                         Err(TaskExit::Cancelled)
                     }
                     outcome = server.tool_router().call(call) => match outcome {
-                        Ok(CallToolResponse::Complete(result)) => Ok(result),
-                        Ok(_) => Err(TaskExit::Error(McpError::internal_error(
-                            "the tool did not produce a final result",
-                            None,
-                        ))),
-                        Err(error) => Err(TaskExit::Error(error)),
+                        Ok(response) => match explain_argument_error(&name, response) {
+                            CallToolResponse::Complete(result) => {
+                                log.finish(&result);
+                                Ok(result)
+                            }
+                            _ => {
+                                log.fail("protocol_error");
+                                Err(TaskExit::Error(McpError::internal_error(
+                                    "the tool did not produce a final result",
+                                    None,
+                                )))
+                            }
+                        },
+                        Err(error) => {
+                            log.fail("protocol_error");
+                            Err(TaskExit::Error(error))
+                        }
                     },
                 }
             })
         });
+        self.own_task(&task.task_id, owner);
         CallToolResponse::Task(CreateTaskResult::new(task))
     }
 }

@@ -317,41 +317,49 @@ impl DevinMcp {
         let describe =
             |error: &crate::devin::DevinError| ToolError::from_devin(error, Some(&session));
         let client = self.client();
-        match client.terminate_session(&session, params.archive).await {
-            Ok(answer) => Ok(Json(TerminateView {
-                session_id: session.devin_id(),
-                status: answer.status.to_string(),
-                is_archived: answer.is_archived,
-                already_ended: false,
-            })),
-            // §10 #9: a repeat DELETE may answer 400 or 409; look before calling it a failure.
-            Err(error)
-                if matches!(
-                    error.api_kind(),
-                    Some(ApiErrorKind::Conflict | ApiErrorKind::BadRequest)
-                ) =>
-            {
-                let mut current = client
-                    .get_session(&session)
-                    .await
-                    .map_err(|e| describe(&e))?;
-                if !current.status.is_terminal() {
-                    return Err(describe(&error));
-                }
-                if params.archive && !current.is_archived {
-                    current = client
-                        .archive_session(&session)
+        // Look first: §10 #9 leaves open what a repeat DELETE answers (200, 400 or 409), so
+        // only the session's own status can tell "already ended" from "ended now".
+        let current = client
+            .get_session(&session)
+            .await
+            .map_err(|e| describe(&e))?;
+        let (answer, already_ended) = if current.status.is_terminal() {
+            (current, true)
+        } else {
+            match client.terminate_session(&session, params.archive).await {
+                Ok(answer) => (answer, false),
+                // It may have ended between the look and the DELETE.
+                Err(error)
+                    if matches!(
+                        error.api_kind(),
+                        Some(ApiErrorKind::Conflict | ApiErrorKind::BadRequest)
+                    ) =>
+                {
+                    let now = client
+                        .get_session(&session)
                         .await
                         .map_err(|e| describe(&e))?;
+                    if !now.status.is_terminal() {
+                        return Err(describe(&error));
+                    }
+                    (now, true)
                 }
-                Ok(Json(TerminateView {
-                    session_id: session.devin_id(),
-                    status: current.status.to_string(),
-                    is_archived: current.is_archived,
-                    already_ended: true,
-                }))
+                Err(error) => return Err(describe(&error)),
             }
-            Err(error) => Err(describe(&error)),
-        }
+        };
+        let answer = if params.archive && !answer.is_archived {
+            client
+                .archive_session(&session)
+                .await
+                .map_err(|e| describe(&e))?
+        } else {
+            answer
+        };
+        Ok(Json(TerminateView {
+            session_id: session.devin_id(),
+            status: answer.status.to_string(),
+            is_archived: answer.is_archived,
+            already_ended,
+        }))
     }
 }
