@@ -97,7 +97,21 @@ async fn bad_arguments_are_refused_before_anything_is_sent() {
             "devin-<id>",
         ),
         ("get_status", json!({}), "session_id"),
-        ("get_status", json!({ "session_id": 42 }), "get_status"),
+        (
+            "get_status",
+            json!({ "session_id": 42 }),
+            "Invalid arguments for get_status: session_id:",
+        ),
+        (
+            "create_session",
+            json!({ "prompt": "x", "max_acu_limit": "lots" }),
+            "max_acu_limit: invalid type",
+        ),
+        (
+            "create_session",
+            json!({ "prompt": "x", "repos": ["acme/api", 7] }),
+            "repos[1]",
+        ),
         (
             "get_status",
             json!({ "sessionId": "devin-abc" }),
@@ -175,8 +189,8 @@ async fn a_misplaced_session_secret_is_not_quoted_back() {
     for arguments in cases {
         let message = server.err("create_session", arguments.clone()).await;
         assert!(
-            message.contains("Invalid arguments for create_session"),
-            "{arguments}: {message}"
+            message.contains("Invalid arguments for create_session: session_secrets"),
+            "the sentence names the argument: {arguments}: {message}"
         );
         assert!(
             !message.contains(secret) && !message.contains("12345"),

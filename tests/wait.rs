@@ -634,7 +634,13 @@ async fn resources_read_and_a_subscriber_hears_of_changes() {
         .subscribe(SubscribeRequestParams::new(uri.clone()))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The poller runs every 50-200 ms; while the session stands still it must stay silent.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        h.recorder.updated.lock().unwrap().is_empty(),
+        "an update was sent though nothing changed: {:?}",
+        h.recorder.updated.lock().unwrap()
+    );
     h.sim
         .set_status(&id, SessionStatus::Running, Some(StatusDetail::Working))
         .unwrap();
@@ -647,6 +653,22 @@ async fn resources_read_and_a_subscriber_hears_of_changes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(heard, "no notifications/resources/updated for {uri}");
+
+    // After unsubscribing, changes go unheard.
+    h.client
+        .unsubscribe(rmcp::model::UnsubscribeRequestParams::new(uri.clone()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.recorder.updated.lock().unwrap().clear();
+    h.sim
+        .set_status(&id, SessionStatus::Running, Some(StatusDetail::Finished))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        h.recorder.updated.lock().unwrap().is_empty(),
+        "an update after unsubscribe"
+    );
 
     let missing = h
         .client
@@ -759,4 +781,22 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
         .filter(|r| r.path.ends_with(&other))
         .count();
     assert_eq!(polls, 0, "a cancelled task went on polling");
+
+    // Arguments that do not fit are refused at once, not as a task that fails later, and a
+    // misplaced session secret does not come back.
+    let secret = "s3cr3t-in-the-wrong-place";
+    let misplaced = CallToolRequestParams::new("create_session").with_arguments(
+        json!({ "prompt": "x", "wait_seconds": 30, "session_secrets": format!("TOKEN={secret}") })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let CallToolResponse::Complete(refused) = client.call_tool_once(misplaced).await.unwrap()
+    else {
+        panic!("bad arguments get a result at once, not a task")
+    };
+    assert_eq!(refused.is_error, Some(true));
+    let message = text(&refused);
+    assert!(message.contains("session_secrets"), "{message}");
+    assert!(!message.contains(secret), "the secret came back: {message}");
 }
