@@ -391,3 +391,47 @@ async fn messages_to_an_ended_session_explain_what_to_do_instead() {
     assert!(message.contains("create a new session"), "{message}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_api_error_that_quotes_a_session_secret_does_not_pass_it_on() {
+    let sim = simulator().await;
+    let server = Server::start(&sim).await;
+    let secret = "tab\there \"quoted\" sécret";
+    // The API's detail quotes the request body back, as some validation errors do.
+    let echoed = serde_json::to_string(secret).unwrap();
+    let problem = json!({
+        "title": "Unprocessable Entity", "status": 422,
+        "detail": format!("session_secrets[0].value {echoed} is not allowed"),
+    });
+    let quoting = FaultKind::Status {
+        status: 422,
+        retry_after: None,
+        body: Some(problem.to_string()),
+    };
+    sim.inject_fault(fault(Method::POST, "/sessions", Some(2), quoting));
+    let long = server
+        .err(
+            "create_session",
+            json!({ "prompt": "x", "session_secrets": [{"key": "K", "value": secret}] }),
+        )
+        .await;
+    assert!(
+        long.contains("422") && long.contains("<redacted>"),
+        "{long}"
+    );
+    assert!(!long.contains("sécret"), "the secret came back: {long}");
+
+    // A value too short to search for safely: the API's words are left out altogether.
+    let short = server
+        .err(
+            "create_session",
+            json!({ "prompt": "x", "session_secrets": [{"key": "K", "value": "42"}] }),
+        )
+        .await;
+    assert!(short.contains("422"), "{short}");
+    assert!(
+        !short.contains("is not allowed"),
+        "the detail was quoted: {short}"
+    );
+    server.stop().await;
+}

@@ -55,22 +55,26 @@ async fn handshake_reports_our_name_and_the_core_tools_with_schemas_and_annotati
         assert_eq!(annotations.open_world_hint, Some(true), "{}", tool.name);
     }
     let by_name = |name: &str| tools.iter().find(|tool| tool.name == name).unwrap();
-    let read_only = |name: &str| by_name(name).annotations.as_ref().unwrap().read_only_hint;
-    assert_eq!(read_only("get_status"), Some(true));
-    assert_eq!(read_only("get_structured_output"), Some(true));
-    assert_eq!(read_only("list_attachments"), Some(true));
-    assert_eq!(read_only("create_session"), Some(false));
-    let terminate = by_name("terminate").annotations.clone().unwrap();
-    assert_eq!(terminate.destructive_hint, Some(true));
-    assert_eq!(terminate.idempotent_hint, Some(true));
-    assert_eq!(
-        by_name("create_session")
-            .annotations
-            .clone()
-            .unwrap()
-            .destructive_hint,
-        Some(false)
-    );
+    // (read_only, destructive, idempotent) as the table gives them; `None` where the
+    // hint does not apply (destructive and idempotent mean nothing for a read-only tool).
+    let expected = [
+        ("create_session", Some(false), Some(false), None),
+        ("send_message", Some(false), Some(false), None),
+        ("get_status", Some(true), None, Some(true)),
+        ("get_structured_output", Some(true), None, Some(true)),
+        ("list_attachments", Some(true), None, Some(true)),
+        ("terminate", Some(false), Some(true), Some(true)),
+    ];
+    for (name, read_only, destructive, idempotent) in expected {
+        let hints = by_name(name).annotations.clone().unwrap();
+        assert_eq!(hints.read_only_hint, read_only, "{name} read-only");
+        if destructive.is_some() {
+            assert_eq!(hints.destructive_hint, destructive, "{name} destructive");
+        }
+        if idempotent.is_some() {
+            assert_eq!(hints.idempotent_hint, idempotent, "{name} idempotent");
+        }
+    }
 
     let core: Vec<_> = tools
         .iter()

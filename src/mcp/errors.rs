@@ -6,6 +6,7 @@
 
 use rmcp::model::{ContentBlock, IntoContents};
 
+use crate::devin::models::CreateSessionRequest;
 use crate::devin::{ApiErrorKind, DevinError, SessionRef};
 
 /// A tool failure, as the sentence the calling model reads.
@@ -21,15 +22,37 @@ impl ToolError {
     /// Explains a Devin API failure. `session` names the session the call was about, when
     /// there was one, so that a 404 can say which id is unknown.
     pub fn from_devin(error: &DevinError, session: Option<&SessionRef>) -> Self {
-        Self(describe(error, session))
+        Self(describe(error, session, true))
     }
 
-    /// Replaces every occurrence of each secret with `<redacted>`, for errors that might
-    /// quote a request.
-    pub fn redact(self, secrets: &[&str]) -> Self {
-        let mut text = self.0;
-        for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
-            text = text.replace(secret, "<redacted>");
+    /// Explains a failed create, whose request may have carried session secrets that the
+    /// API's error could quote back. Each secret value is replaced by `<redacted>`, as written
+    /// and as JSON escapes it. A value shorter than [`MIN_REDACTABLE`] characters cannot be
+    /// told apart from ordinary words, so then the API's own detail is left out altogether.
+    pub fn from_create(error: &DevinError, request: &CreateSessionRequest) -> Self {
+        let secrets: Vec<&str> = request
+            .session_secrets
+            .iter()
+            .flatten()
+            .map(|secret| secret.value.as_str())
+            .filter(|value| !value.is_empty())
+            .collect();
+        if secrets.is_empty() {
+            return Self::from_devin(error, None);
+        }
+        if secrets
+            .iter()
+            .any(|value| value.chars().count() < MIN_REDACTABLE)
+        {
+            return Self(describe(error, None, false));
+        }
+        let mut text = describe(error, None, true);
+        for value in secrets {
+            text = text.replace(value, "<redacted>");
+            if let Ok(quoted) = serde_json::to_string(value) {
+                let escaped = &quoted[1..quoted.len() - 1];
+                text = text.replace(escaped, "<redacted>");
+            }
         }
         Self(text)
     }
@@ -47,12 +70,21 @@ impl IntoContents for ToolError {
     }
 }
 
-fn describe(error: &DevinError, session: Option<&SessionRef>) -> String {
+/// Secret values shorter than this are not searched for in error text (see
+/// [`ToolError::from_create`]).
+pub const MIN_REDACTABLE: usize = 8;
+
+/// The sentence for `error`. `with_detail` says whether the API's own words may be quoted.
+fn describe(error: &DevinError, session: Option<&SessionRef>, with_detail: bool) -> String {
     let target = session.map_or_else(|| "the request".to_owned(), |s| format!("session {s}"));
     match error {
         DevinError::Api(api) => {
             let status = api.status.as_u16();
-            let detail = api.detail().map(|d| format!(": {d}")).unwrap_or_default();
+            let detail = api
+                .detail()
+                .filter(|_| with_detail)
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
             let maybe_done = api.method == "POST";
             match api.kind() {
                 ApiErrorKind::Unauthorized => format!(
@@ -78,8 +110,9 @@ fn describe(error: &DevinError, session: Option<&SessionRef>) -> String {
                 },
                 ApiErrorKind::Conflict | ApiErrorKind::BadRequest if session.is_some() => format!(
                     "Devin refused this for {target} in its current state (HTTP {status}\
-                     {detail}). Call get_status: a session that ended (exit or error) or was \
-                     archived takes no more messages; create a new session instead."
+                     {detail}). Call get_status to see that state: a session that ended (exit \
+                     or error) or was archived cannot be changed or resumed; for more work, \
+                     create a new session."
                 ),
                 ApiErrorKind::BadRequest | ApiErrorKind::Conflict | ApiErrorKind::Validation => {
                     format!(

@@ -153,12 +153,6 @@ impl DevinMcp {
         let mut sessions: Vec<BatchItemView> =
             futures::stream::iter(requests.into_iter().enumerate())
                 .map(|(index, request)| async move {
-                    let secrets: Vec<String> = request
-                        .session_secrets
-                        .iter()
-                        .flatten()
-                        .map(|s| s.value.clone())
-                        .collect();
                     // Each create is sent once: a POST is never retried after anything but a 429.
                     match client.create_session(&request).await {
                         Ok(session) => BatchItemView {
@@ -167,16 +161,12 @@ impl DevinMcp {
                             url: Some(session.url),
                             error: None,
                         },
-                        Err(error) => {
-                            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-                            let message = ToolError::from_devin(&error, None).redact(&secrets);
-                            BatchItemView {
-                                index,
-                                session_id: None,
-                                url: None,
-                                error: Some(message.0),
-                            }
-                        }
+                        Err(error) => BatchItemView {
+                            index,
+                            session_id: None,
+                            url: None,
+                            error: Some(ToolError::from_create(&error, &request).0),
+                        },
                     }
                 })
                 .buffer_unordered(parallel)

@@ -182,20 +182,11 @@ impl DevinMcp {
     ) -> Result<Json<CreatedView>, ToolError> {
         let wait_for = wait_duration(params.wait_seconds)?.filter(|d| !d.is_zero());
         let request = params.into_request()?;
-        let secrets: Vec<String> = request
-            .session_secrets
-            .iter()
-            .flatten()
-            .map(|s| s.value.clone())
-            .collect();
         let session = self
             .client()
             .create_session(&request)
             .await
-            .map_err(|error| {
-                let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-                ToolError::from_devin(&error, None).redact(&secrets)
-            })?;
+            .map_err(|error| ToolError::from_create(&error, &request))?;
         let mut view = CreatedView::new(&session);
         let Some(timeout) = wait_for else {
             return Ok(Json(view));
