@@ -62,7 +62,8 @@ pub struct HttpArgs {
     #[arg(long, value_name = "FILE")]
     pub tokens: Option<PathBuf>,
 
-    /// Serve without authentication. Only allowed on a loopback address.
+    /// Serve without authentication. Only allowed on a loopback address, and with neither a
+    /// non-loopback --allowed-host nor any --allowed-origin.
     #[arg(long)]
     pub no_auth: bool,
 
@@ -80,6 +81,11 @@ pub struct HttpArgs {
     /// it the server is stateless and any replica can answer any request.
     #[arg(long)]
     pub sessions: bool,
+
+    /// With --sessions: seconds a session may stay without requests before it is closed, so
+    /// that clients which vanish without ending their session hold no memory.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub session_idle_timeout: u64,
 
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]

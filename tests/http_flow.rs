@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use devin_mcp::sim::{Fault, FaultKind, Simulator};
-use http_support::{HttpServer, TOKEN, initialize_body, post, temp_file};
+use http_support::{
+    HttpServer, TOKEN, initialize_body, open_session, post, sigterm, sim_saw, team_tokens,
+};
 use mcp_support::{Server, advance_until, report_schema, simulator};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
@@ -159,17 +161,6 @@ async fn in_session_mode_delete_ends_a_session_and_its_id_then_gets_404() {
     assert_eq!(response.status(), 404);
 }
 
-/// A tokens file with a person who has a Devin user id, and a read-only bot.
-fn team_tokens() -> std::path::PathBuf {
-    temp_file(
-        "tokens.toml",
-        "[[token]]\nname = \"alice\"\ntoken = \"alice-token-0123456789\"\n\
-         devin_user_id = \"user-alice\"\n\n\
-         [[token]]\nname = \"dashboard\"\ntoken = \"dashboard-token-0123456789\"\n\
-         read_only = true\n",
-    )
-}
-
 fn bodies_of(sim: &Simulator, method: &str, path_suffix: &str) -> Vec<Value> {
     sim.requests()
         .into_iter()
@@ -297,23 +288,11 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_zero() {
         status
     });
     // The call is at the simulator, waiting out the delay, when the signal comes.
-    let mut reached = false;
-    for _ in 0..100 {
-        let at_sim = |r: &devin_mcp::sim::RecordedRequest| {
-            r.method == "GET" && r.path.contains("/sessions/")
-        };
-        if sim.requests().iter().any(at_sim) {
-            reached = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(reached, "the call never reached the simulator");
-    let pid = http.child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    assert!(killed.unwrap().success());
+    assert!(
+        sim_saw(&sim, session_read).await,
+        "the call never reached the simulator"
+    );
+    sigterm(&http);
 
     let status = call.await.unwrap();
     assert_eq!(status["status"], "new");
@@ -419,25 +398,7 @@ async fn an_mcp_session_answers_only_the_caller_who_opened_it() {
     let http = HttpServer::start(&sim, &["--sessions", "--tokens", tokens.to_str().unwrap()]).await;
     let alice = "alice-token-0123456789";
     let dashboard = "dashboard-token-0123456789";
-    let response = post(&http, &initialize_body())
-        .bearer_auth(alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let session = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let _ = response.text().await.unwrap();
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let response = post(&http, &initialized)
-        .bearer_auth(alice)
-        .header("mcp-session-id", &session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    let session = open_session(&http, Some(alice)).await;
 
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     let stolen = post(&http, &list)
@@ -468,4 +429,173 @@ async fn an_mcp_session_answers_only_the_caller_who_opened_it() {
         .unwrap();
     assert_eq!(own.status(), 200);
     assert!(own.text().await.unwrap().contains("create_session"));
+}
+
+/// A read of a session at the simulator: what `get_status` and the pollers of waits send.
+fn session_read(request: &devin_mcp::sim::RecordedRequest) -> bool {
+    request.method == "GET" && request.path.contains("/sessions/")
+}
+
+/// Waits for the server to exit; panics if it still runs after `limit`.
+async fn exit_within(http: &mut HttpServer, limit: Duration) -> std::process::ExitStatus {
+    tokio::time::timeout(limit, http.child.wait())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "still running {limit:?} after SIGTERM:\n{}",
+                http.log_text()
+            )
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sigterm_makes_a_long_wait_answer_at_once_with_its_state_and_exits_zero() {
+    let sim = simulator().await;
+    // Without the wait answering at once, it would hold shutdown for the whole two minutes
+    // and then be cut off without an answer.
+    let mut http = HttpServer::start(&sim, &["--shutdown-timeout", "120"]).await;
+    let server = http.client(Some(TOKEN)).await;
+    let created = server.ok("create_session", json!({ "prompt": "p" })).await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    // The simulator's clock stands still: the session never finishes by itself.
+    let call = tokio::spawn(async move {
+        let waited = server
+            .ok(
+                "wait_for_sessions",
+                json!({ "session_ids": [id], "timeout_seconds": 600 }),
+            )
+            .await;
+        server.stop().await;
+        waited
+    });
+    assert!(sim_saw(&sim, session_read).await, "the wait never polled");
+    sigterm(&http);
+
+    let waited = tokio::time::timeout(Duration::from_secs(60), call)
+        .await
+        .expect("the wait answers soon after SIGTERM")
+        .unwrap();
+    assert_eq!(waited["timed_out"], true, "{waited}");
+    let exit = exit_within(&mut http, Duration::from_secs(60)).await;
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn a_call_longer_than_the_shutdown_timeout_is_cut_and_the_server_still_exits_zero() {
+    let sim = simulator().await;
+    let mut command = http_support::command(&sim, &["--shutdown-timeout", "1"]);
+    command
+        .env("DEVIN_MCP_TOKEN", TOKEN)
+        .env("DEVIN_API_TIMEOUT_SECS", "600");
+    let mut http = HttpServer::spawn(command).await;
+    let server = http.client(Some(TOKEN)).await;
+    let created = server.ok("create_session", json!({ "prompt": "p" })).await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    sim.inject_fault(Fault {
+        method: Some(http::Method::GET),
+        path_contains: "/sessions/".to_owned(),
+        times: Some(1),
+        kind: FaultKind::Delay(Duration::from_secs(300)),
+    });
+    let call = tokio::spawn(async move {
+        let params = rmcp::model::CallToolRequestParams::new("get_status")
+            .with_arguments(json!({ "session_id": id }).as_object().unwrap().clone());
+        server.client.call_tool(params).await
+    });
+    assert!(
+        sim_saw(&sim, session_read).await,
+        "the call never reached the simulator"
+    );
+    sigterm(&http);
+
+    // Far less than the five minutes the call would take.
+    let exit = exit_within(&mut http, Duration::from_secs(60)).await;
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        http.log_contains("cut off").await,
+        "the log says requests were cut: {}",
+        http.log_text()
+    );
+    let answered = tokio::time::timeout(Duration::from_secs(60), call)
+        .await
+        .expect("the client learns that its call is gone")
+        .unwrap();
+    assert!(answered.is_err(), "{answered:?}");
+}
+
+#[tokio::test]
+async fn in_session_mode_idle_clients_do_not_hold_up_shutdown() {
+    let sim = simulator().await;
+    let mut http = HttpServer::start(&sim, &["--sessions", "--shutdown-timeout", "300"]).await;
+    // rmcp's client keeps an event stream (GET) open for server messages while idle.
+    let server = http.client(Some(TOKEN)).await;
+    server.client.list_all_tools().await.unwrap();
+    // And a raw one, whose end this test watches.
+    let session = open_session(&http, Some(TOKEN)).await;
+    let stream = http_support::http()
+        .get(http.mcp_url())
+        .bearer_auth(TOKEN)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    sigterm(&http);
+
+    // The stream ends instead of being held open for the five-minute shutdown timeout.
+    let rest = tokio::time::timeout(Duration::from_secs(60), stream.bytes())
+        .await
+        .expect("the idle event stream ends soon after SIGTERM");
+    assert!(rest.is_ok(), "{rest:?}");
+    let exit = exit_within(&mut http, Duration::from_secs(60)).await;
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        http.log_contains("all requests finished").await,
+        "{}",
+        http.log_text()
+    );
+    drop(server);
+}
+
+#[tokio::test]
+async fn a_second_signal_stops_at_once_with_a_failure_status() {
+    let sim = simulator().await;
+    let mut command = http_support::command(&sim, &["--shutdown-timeout", "300"]);
+    command
+        .env("DEVIN_MCP_TOKEN", TOKEN)
+        .env("DEVIN_API_TIMEOUT_SECS", "600");
+    let mut http = HttpServer::spawn(command).await;
+    let server = http.client(Some(TOKEN)).await;
+    let created = server.ok("create_session", json!({ "prompt": "p" })).await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    sim.inject_fault(Fault {
+        method: Some(http::Method::GET),
+        path_contains: "/sessions/".to_owned(),
+        times: Some(1),
+        kind: FaultKind::Delay(Duration::from_secs(300)),
+    });
+    let _call = tokio::spawn(async move {
+        let params = rmcp::model::CallToolRequestParams::new("get_status")
+            .with_arguments(json!({ "session_id": id }).as_object().unwrap().clone());
+        server.client.call_tool(params).await
+    });
+    assert!(
+        sim_saw(&sim, session_read).await,
+        "the call never reached the simulator"
+    );
+    sigterm(&http);
+    assert!(http.log_contains("shutting down").await);
+    sigterm(&http);
+
+    let exit = exit_within(&mut http, Duration::from_secs(60)).await;
+    assert_eq!(exit.code(), Some(1), "{exit:?}");
+    assert!(
+        http.log_contains("second signal").await,
+        "{}",
+        http.log_text()
+    );
 }

@@ -1,5 +1,6 @@
 //! What `devin-mcp http` refuses, and that refusing leaks nothing: missing and wrong tokens,
-//! foreign `Host` and `Origin`, oversize bodies, unsafe startup configurations.
+//! foreign `Host` and `Origin`, other callers' MCP sessions, oversize bodies, unsafe startup
+//! configurations; and what browsers of an allowed origin are told (CORS).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,7 +11,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use http_support::{
-    HttpServer, TOKEN, command, command_on, http, initialize_body, post, temp_file,
+    HttpServer, TOKEN, command, command_on, http, initialize_body, open_session, post, team_tokens,
+    temp_file,
 };
 use mcp_support::simulator;
 use rmcp::ServiceExt;
@@ -297,4 +299,235 @@ async fn a_short_or_doubly_configured_token_is_refused() {
     let (code, stderr) = refused_start(&mut both).await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("use one of them"), "{stderr}");
+}
+
+#[tokio::test]
+async fn no_auth_is_refused_with_a_public_host_or_any_web_origin() {
+    let sim = simulator().await;
+    let mut proxied = command(&sim, &["--no-auth", "--allowed-host", "mcp.example.com"]);
+    let (code, stderr) = refused_start(&mut proxied).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("--no-auth") && stderr.contains("--allowed-host mcp.example.com"),
+        "{stderr}"
+    );
+
+    let mut web = command(
+        &sim,
+        &["--no-auth", "--allowed-origin", "https://app.example.com"],
+    );
+    let (code, stderr) = refused_start(&mut web).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("--allowed-origin"), "{stderr}");
+
+    // Another loopback name is still only this machine.
+    let server = HttpServer::start(&sim, &["--no-auth", "--allowed-host", "127.0.0.2"]).await;
+    let response = post(&server, &initialize_body())
+        .header("host", "127.0.0.2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// Status, content type and body: everything a client can tell answers apart by.
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Option<String>, String) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|value| value.to_str().unwrap().to_owned());
+    (status, content_type, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn another_callers_session_id_is_answered_exactly_like_a_made_up_one() {
+    let sim = simulator().await;
+    let tokens = team_tokens();
+    let server =
+        HttpServer::start(&sim, &["--sessions", "--tokens", tokens.to_str().unwrap()]).await;
+    let alice = "alice-token-0123456789";
+    let dashboard = "dashboard-token-0123456789";
+    let session = open_session(&server, Some(alice)).await;
+    let made_up = "0f5e2b9c-made-up-session-id";
+    let list = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let with = |request: reqwest::RequestBuilder, id: &str| {
+        request
+            .bearer_auth(dashboard)
+            .header("mcp-session-id", id)
+            .header("mcp-protocol-version", "2025-11-25")
+    };
+    let stream = || {
+        http()
+            .get(server.mcp_url())
+            .header("accept", "text/event-stream")
+    };
+    let delete = || http().delete(server.mcp_url());
+
+    let post_foreign = answer(with(post(&server, &list), &session)).await;
+    let post_unknown = answer(with(post(&server, &list), made_up)).await;
+    assert_eq!(post_foreign.0, 404);
+    assert_eq!(post_foreign, post_unknown);
+    let get_foreign = answer(with(stream(), &session)).await;
+    let get_unknown = answer(with(stream(), made_up)).await;
+    assert_eq!(get_foreign.0, 404);
+    assert_eq!(get_foreign, get_unknown);
+    let delete_foreign = answer(with(delete(), &session)).await;
+    let delete_unknown = answer(with(delete(), made_up)).await;
+    assert_eq!(delete_foreign.0, 404);
+    assert_eq!(delete_foreign, delete_unknown);
+    assert_eq!(post_foreign, get_foreign);
+    assert_eq!(post_foreign, delete_foreign);
+
+    // The same answer rmcp gives for a session it does not know.
+    let open = HttpServer::start(&sim, &["--sessions", "--no-auth"]).await;
+    let rmcp_unknown = answer(
+        post(&open, &list)
+            .header("mcp-session-id", made_up)
+            .header("mcp-protocol-version", "2025-11-25"),
+    )
+    .await;
+    assert_eq!(post_unknown, rmcp_unknown);
+
+    // Alice's session survived the attempts on it.
+    let own = post(&server, &list)
+        .bearer_auth(alice)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert!(own.text().await.unwrap().contains("create_session"));
+}
+
+#[tokio::test]
+async fn an_allowed_origin_gets_its_preflight_answered_without_a_token() {
+    let sim = simulator().await;
+    let server = HttpServer::start(&sim, &["--allowed-origin", "https://app.example.com"]).await;
+    let preflight = |origin: &str| {
+        http()
+            .request(reqwest::Method::OPTIONS, server.mcp_url())
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, mcp-protocol-version",
+            )
+            .send()
+    };
+    let response = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(response.status(), 204);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        header("access-control-allow-origin"),
+        "https://app.example.com"
+    );
+    for method in ["GET", "POST", "DELETE", "OPTIONS"] {
+        assert!(
+            header("access-control-allow-methods").contains(&method.to_ascii_lowercase()),
+            "{method}"
+        );
+    }
+    for name in [
+        "authorization",
+        "content-type",
+        "accept",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "last-event-id",
+    ] {
+        assert!(
+            header("access-control-allow-headers").contains(name),
+            "{name}"
+        );
+    }
+    assert!(header("access-control-max-age").parse::<u32>().unwrap() > 0);
+    assert!(header("vary").contains("origin"));
+
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    // A loopback page may call the server, as before, but is told nothing about CORS: it is
+    // not an origin the operator named.
+    let local = preflight("http://localhost:5173").await.unwrap();
+    assert_eq!(local.status(), 401);
+    assert!(local.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn responses_to_an_allowed_origin_carry_cors_headers_and_others_none() {
+    let sim = simulator().await;
+    let server = HttpServer::start(
+        &sim,
+        &["--sessions", "--allowed-origin", "https://app.example.com"],
+    )
+    .await;
+    let origin = "https://app.example.com";
+    let cors = |response: &reqwest::Response| {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get_all(name)
+                .iter()
+                .map(|value| value.to_str().unwrap().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        (
+            header("access-control-allow-origin"),
+            header("vary"),
+            header("access-control-expose-headers"),
+        )
+    };
+    let opened = post(&server, &initialize_body())
+        .bearer_auth(TOKEN)
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let (allow, vary, expose) = cors(&opened);
+    assert_eq!(allow, origin);
+    assert!(vary.contains("origin"), "{vary}");
+    assert!(expose.contains("mcp-session-id"), "{expose}");
+    assert!(opened.headers().get("mcp-session-id").is_some());
+
+    // A page can read why it was refused.
+    let refused = post(&server, &initialize_body())
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(cors(&refused).0, origin);
+
+    let no_origin = post(&server, &initialize_body())
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_origin.status(), 200);
+    assert_eq!(cors(&no_origin).0, "");
+    let local = post(&server, &initialize_body())
+        .bearer_auth(TOKEN)
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 200);
+    assert_eq!(cors(&local).0, "");
 }

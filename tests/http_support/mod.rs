@@ -175,3 +175,64 @@ pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     std::fs::write(&path, text).expect("temp file written");
     path
 }
+
+/// A tokens file with a person who has a Devin user id, and a read-only bot.
+pub fn team_tokens() -> std::path::PathBuf {
+    temp_file(
+        "tokens.toml",
+        "[[token]]\nname = \"alice\"\ntoken = \"alice-token-0123456789\"\n\
+         devin_user_id = \"user-alice\"\n\n\
+         [[token]]\nname = \"dashboard\"\ntoken = \"dashboard-token-0123456789\"\n\
+         read_only = true\n",
+    )
+}
+
+/// In session mode: `initialize` and `notifications/initialized` with `token` (if any), as a
+/// client opens an MCP session; returns the session id.
+pub async fn open_session(server: &HttpServer, token: Option<&str>) -> String {
+    let with_token = |request: reqwest::RequestBuilder| match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    let response = with_token(post(server, &initialize_body()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = response.text().await.unwrap();
+    let initialized = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let response = with_token(post(server, &initialized))
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    session
+}
+
+/// Sends SIGTERM to the server process.
+pub fn sigterm(server: &HttpServer) {
+    let pid = server.child.id().expect("the server runs").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(killed.unwrap().success());
+}
+
+/// Waits until the simulator has seen a request that `matches`; false if none came in 10 s.
+pub async fn sim_saw(
+    sim: &Simulator,
+    matches: impl Fn(&devin_mcp::sim::RecordedRequest) -> bool,
+) -> bool {
+    for _ in 0..1000 {
+        if sim.requests().iter().any(&matches) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}

@@ -50,7 +50,14 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert TOKEN not in log_path.read_text(), "the token was logged"
     finally:
         process.terminate()
-        assert process.wait(timeout=30) == 0, "SIGTERM ends the server with status 0"
+        try:
+            status = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Leave no server behind for the next test run to trip over.
+            process.kill()
+            process.wait()
+            raise
+        assert status == 0, "SIGTERM ends the server with status 0"
 
 
 def transport(url: str, token: str):
