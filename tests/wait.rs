@@ -57,12 +57,18 @@ struct Harness {
 }
 
 impl Harness {
+    /// The server polls every 50-200 ms and sends progress every 250 ms.
     async fn start() -> Self {
+        Self::start_polling("0.2").await
+    }
+
+    /// Like [`Harness::start`], with pollers backing off up to `max_secs`.
+    async fn start_polling(max_secs: &str) -> Self {
         let sim = simulator().await;
         let mut command = server_command(&sim, sim.api_key());
         command
             .env("DEVIN_MCP_POLL_MIN_SECS", "0.05")
-            .env("DEVIN_MCP_POLL_MAX_SECS", "0.2")
+            .env("DEVIN_MCP_POLL_MAX_SECS", max_secs)
             .env("DEVIN_MCP_PROGRESS_SECS", "0.25");
         let (transport, _) = TokioChildProcess::builder(command)
             .stderr(std::process::Stdio::null())
@@ -584,6 +590,39 @@ async fn wait_arguments_are_checked() {
     assert!(text(&unknown).contains("404"), "{}", text(&unknown));
     let batch = h.call("create_sessions", json!({ "prompts": [] })).await;
     assert_eq!(batch.is_error, Some(true));
+}
+
+#[tokio::test]
+#[allow(deprecated)]
+async fn a_wait_that_joins_a_backed_off_poller_judges_the_session_as_it_is_now() {
+    // Pollers back off to 30 s while nothing changes; a subscriber keeps this one running.
+    let h = Harness::start_polling("30").await;
+    let id = h.create("Ask me which database to use").await;
+    h.sim
+        .set_status(&id, SessionStatus::Running, Some(StatusDetail::WaitingForUser))
+        .unwrap();
+    h.client
+        .subscribe(SubscribeRequestParams::new(format!("devin://sessions/{id}")))
+        .await
+        .unwrap();
+    // Long enough for the poller to see waiting_for_user and back off past a second.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The user answers; Devin works again. The poller's last snapshot still says "waiting".
+    h.sim
+        .set_status(&id, SessionStatus::Running, Some(StatusDetail::Working))
+        .unwrap();
+    let waited = h
+        .ok(
+            "wait_for_sessions",
+            json!({ "session_ids": [id], "timeout_seconds": 1 }),
+        )
+        .await;
+    let session = &waited["sessions"][0];
+    assert_eq!(
+        session["status_detail"], "working",
+        "the wait took the poller's old snapshot for the present: {waited}"
+    );
+    assert_eq!(waited["timed_out"], true, "{waited}");
 }
 
 #[tokio::test]

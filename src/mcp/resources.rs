@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rmcp::model::{
     ResourceContents, ResourceTemplate, ResourceUpdatedNotification,
@@ -157,12 +158,19 @@ impl Subscriptions {
     ) {
         let subscription = watcher.subscribe(resource.session());
         let notify_uri = uri.clone();
-        let task = tokio::spawn(forward_changes(subscription, resource, move || {
-            let peer = peer.clone();
-            let param = ResourceUpdatedNotificationParam::new(notify_uri.clone());
-            // An error means the client is gone; so is the reason to poll.
-            async move { peer.notify_resource_updated(param).await.is_ok() }
-        }));
+        let watching = peer.clone();
+        let task = tokio::spawn(forward_changes(
+            subscription,
+            resource,
+            // A client that went away (or whose MCP session ended) takes its reason to poll
+            // with it, even while its Devin session sits still and nothing is ever sent.
+            move || watching.is_transport_closed(),
+            move || {
+                let peer = peer.clone();
+                let param = ResourceUpdatedNotificationParam::new(notify_uri.clone());
+                async move { peer.notify_resource_updated(param).await.is_ok() }
+            },
+        ));
         let mut forwarders = self.forwarders.lock().unwrap_or_else(|e| e.into_inner());
         // Forwarders whose client went away have ended on their own; forget them.
         forwarders.retain(|_, handle| !handle.is_finished());
@@ -209,35 +217,48 @@ pub async fn listen(watcher: &Watcher, context: SubscriptionContext) {
         };
         let subscription = watcher.subscribe(resource.session());
         let sink = context.sink().clone();
-        forwarders.spawn(forward_changes(subscription, resource, move || {
-            let sink = sink.clone();
-            let update = ResourceUpdatedNotification::new(ResourceUpdatedNotificationParam::new(
-                uri.clone(),
-            ));
-            async move {
-                sink.send(ServerNotification::ResourceUpdatedNotification(update))
-                    .await
-                    .is_ok()
-            }
-        }));
+        // The stream's own end (cancel or disconnect) stops every forwarder below.
+        forwarders.spawn(forward_changes(
+            subscription,
+            resource,
+            || false,
+            move || {
+                let sink = sink.clone();
+                let update = ResourceUpdatedNotification::new(
+                    ResourceUpdatedNotificationParam::new(uri.clone()),
+                );
+                async move {
+                    sink.send(ServerNotification::ResourceUpdatedNotification(update))
+                        .await
+                        .is_ok()
+                }
+            },
+        ));
     }
     context.cancelled().await;
     // Dropping the set aborts the forwarders, which drops their subscriptions.
     forwarders.abort_all();
 }
 
-/// Calls `notify` each time the resource's content changes, until `notify` says the client
-/// is gone or the session's poller stops for good. Polls that find nothing new stay silent.
-async fn forward_changes<F, Fut>(
+/// Calls `notify` each time the resource's content changes, until the client is gone (`gone`
+/// says so, checked on every poll, or `notify` fails) or the session's poller stops for
+/// good. Polls that find nothing new stay silent.
+async fn forward_changes<G, F, Fut>(
     mut subscription: Subscription,
     resource: SessionResource,
+    gone: G,
     mut notify: F,
 ) where
+    G: Fn() -> bool,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let mut seen = fingerprint(&resource, &subscription.first().await);
+    // Any answer will do as the starting point: only later changes are news.
+    let mut seen = fingerprint(&resource, &subscription.first(Duration::MAX).await);
     while subscription.changed().await {
+        if gone() {
+            return;
+        }
         let now = fingerprint(&resource, &subscription.current());
         if now == seen {
             continue;

@@ -6,13 +6,14 @@
 //! to tell the caller meanwhile.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::FutureExt;
 use rmcp::RoleServer;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::Peer;
 use serde_json::Value;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::devin::SessionRef;
@@ -156,33 +157,64 @@ pub async fn wait(
 ) -> Result<WaitView, ToolError> {
     let started = Instant::now();
     let deadline = started + spec.timeout;
-    let mut watched = Vec::new();
-    let mut unique = HashSet::new();
-    for session in spec.sessions.iter().filter(|s| unique.insert((*s).clone())) {
-        let mut subscription = watcher.subscribe(session);
-        let baseline = tokio::select! {
-            _ = cancel.cancelled() => return Err(cancelled()),
-            _ = watcher.closed() => subscription.current(),
-            baseline = subscription.first() => baseline,
-        };
-        let seen_messages = baseline
-            .messages
-            .iter()
-            .map(|m| m.event_id.clone())
-            .collect();
-        let last_state = state_of(&baseline);
-        watched.push(Watched {
-            subscription,
-            baseline,
-            seen_messages,
-            new_messages: Vec::new(),
-            reason: None,
-            last_state,
-            alive: true,
-        });
-    }
     let total = spec.timeout.as_secs_f64();
+    let mut unique = HashSet::new();
+    // Every poller starts at once; the wait then needs one fresh answer from each before it
+    // can judge anything. That first round keeps the deadline and the heartbeat too: with
+    // many sessions, or a slow API, it can take a while.
+    let mut subscriptions: Vec<Subscription> = spec
+        .sessions
+        .iter()
+        .filter(|s| unique.insert((*s).clone()))
+        .map(|session| watcher.subscribe(session))
+        .collect();
+    let fresh_for = watcher.settings().min_interval;
+    let count = subscriptions.len();
     let mut sent = 0.0_f64;
+    {
+        let firsts = futures::future::join_all(
+            subscriptions
+                .iter_mut()
+                .map(|subscription| subscription.first(fresh_for)),
+        );
+        tokio::pin!(firsts);
+        loop {
+            let heartbeat = tokio::time::sleep(watcher.settings().progress_interval);
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(cancelled()),
+                _ = watcher.closed() => break,
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = &mut firsts => break,
+                _ = heartbeat => {
+                    if let Some(progress) = &progress {
+                        sent = started.elapsed().as_secs_f64().max(sent + 0.001);
+                        let message = format!("reading {count} session(s)");
+                        progress.send(sent, total, message).await;
+                    }
+                }
+            }
+        }
+    }
+    let mut watched: Vec<Watched> = subscriptions
+        .into_iter()
+        .map(|subscription| {
+            // Whatever the first round got; a session it did not reach starts from nothing.
+            let baseline = subscription.current();
+            Watched {
+                seen_messages: baseline
+                    .messages
+                    .iter()
+                    .map(|m| m.event_id.clone())
+                    .collect(),
+                last_state: state_of(&baseline),
+                baseline,
+                subscription,
+                new_messages: Vec::new(),
+                reason: None,
+                alive: true,
+            }
+        })
+        .collect();
     let mut next_heartbeat = Instant::now() + watcher.settings().progress_interval;
     let timed_out = loop {
         let done = watched
@@ -213,9 +245,9 @@ pub async fn wait(
         };
         let wake = tokio::select! {
             _ = cancel.cancelled() => return Err(cancelled()),
-            _ = tokio::time::sleep_until(deadline.into()) => break true,
+            _ = tokio::time::sleep_until(deadline) => break true,
             _ = watcher.closed() => break true,
-            _ = tokio::time::sleep_until(next_heartbeat.into()) => None,
+            _ = tokio::time::sleep_until(next_heartbeat) => None,
             (index, alive) = next_change => Some((index, alive)),
         };
         let message = match wake {

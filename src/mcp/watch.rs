@@ -13,11 +13,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::devin::models::{Message, Session, SessionStatus, StatusDetail};
@@ -61,6 +62,8 @@ pub struct Snapshot {
     pub polls: u64,
     /// The poller stopped for good: the session ended, or does not exist.
     pub final_state: bool,
+    /// When this snapshot's poll was answered; `None` before the first.
+    pub polled_at: Option<Instant>,
 }
 
 impl Snapshot {
@@ -106,6 +109,8 @@ struct WatcherInner {
 struct Poller {
     snapshots: watch::Receiver<Snapshot>,
     stop: CancellationToken,
+    /// Asks for a poll as soon as `min_interval` allows: a new subscriber wants fresh news.
+    wake: Arc<Notify>,
 }
 
 impl Drop for Poller {
@@ -137,12 +142,29 @@ impl Subscription {
         self.snapshots.changed().await.is_ok()
     }
 
-    /// Waits for the first answer (or failure) of the poller.
-    pub async fn first(&mut self) -> Snapshot {
+    /// Waits for an answer (or failure) of the poller that is fresh: taken less than
+    /// `fresh_for` ago. A subscriber that joins a running poller would otherwise start from a
+    /// snapshot up to `max_interval` old, and take a state the session has since left (say,
+    /// `waiting_for_user` just after a reply was sent) for its present one. So an older
+    /// snapshot asks the poller to poll early, and the wait is for that poll.
+    pub async fn first(&mut self, fresh_for: Duration) -> Snapshot {
+        let current = self.current();
+        let is_fresh = |snapshot: &Snapshot| {
+            snapshot
+                .polled_at
+                .is_some_and(|at| at.elapsed() < fresh_for)
+        };
+        if current.final_state || is_fresh(&current) {
+            return current;
+        }
+        let seen = current.polls;
+        if seen > 0 {
+            self.poller.wake.notify_one();
+        }
         loop {
             let current = self.current();
-            if current.polls > 0 || !self.changed().await {
-                return current;
+            if current.polls > seen || current.final_state || !self.changed().await {
+                return self.current();
             }
         }
     }
@@ -197,9 +219,11 @@ impl Watcher {
         }
         let (sender, snapshots) = watch::channel(Snapshot::default());
         let stop = CancellationToken::new();
+        let wake = Arc::new(Notify::new());
         let poller = Arc::new(Poller {
             snapshots: snapshots.clone(),
             stop: stop.clone(),
+            wake: wake.clone(),
         });
         pollers.insert(session.clone(), Arc::downgrade(&poller));
         let task = PollTask {
@@ -208,6 +232,7 @@ impl Watcher {
             session: session.clone(),
             sender,
             stop,
+            wake,
         };
         tokio::spawn(task.run());
         Subscription {
@@ -234,6 +259,7 @@ struct PollTask {
     session: SessionRef,
     sender: watch::Sender<Snapshot>,
     stop: CancellationToken,
+    wake: Arc<Notify>,
 }
 
 /// What counts as a visible change; ACUs and `updated_at` move all the time while Devin
@@ -267,8 +293,11 @@ impl PollTask {
         let mut last: Option<Visible> = None;
         let mut last_updated_at = None;
         let mut messages_fetched_at: Option<Instant> = None;
+        // A change was seen but its messages could not be read: read them on the next poll.
+        let mut messages_owed = false;
         let mut polls = 0;
         loop {
+            let polled_at = Instant::now();
             let outcome = tokio::select! {
                 _ = self.stop.cancelled() => return,
                 outcome = self.client.get_session(&self.session) => outcome,
@@ -282,18 +311,19 @@ impl PollTask {
                     let stale_messages = messages_fetched_at
                         .is_none_or(|at| at.elapsed() >= self.settings.max_interval);
                     let mut messages = self.sender.borrow().messages.clone();
-                    if changed || (moved && stale_messages) {
+                    if changed || messages_owed || (moved && stale_messages) {
                         let fetched = tokio::select! {
                             _ = self.stop.cancelled() => return,
                             fetched = self.client.list_all_messages(&self.session) => fetched,
                         };
+                        messages_owed = fetched.is_err();
                         if let Ok(fetched) = fetched {
                             messages = Arc::new(fetched);
                             messages_fetched_at = Some(Instant::now());
                         }
                     }
                     let final_state = session.status.is_terminal();
-                    interval = if changed {
+                    interval = if changed || messages_owed {
                         self.settings.min_interval
                     } else {
                         interval
@@ -308,6 +338,7 @@ impl PollTask {
                         error: None,
                         polls,
                         final_state,
+                        polled_at: Some(Instant::now()),
                     });
                     if final_state {
                         return;
@@ -327,6 +358,7 @@ impl PollTask {
                         error: Some(Arc::new(error)),
                         polls,
                         final_state: gone,
+                        polled_at: Some(Instant::now()),
                         ..previous
                     });
                     if gone {
@@ -337,9 +369,19 @@ impl PollTask {
                         .min(self.settings.max_interval);
                 }
             }
+            // Sleep until the next poll is due; a new subscriber may bring it forward, but no
+            // sooner than `min_interval` after this one, so that joiners cannot flood the API.
+            let due = Instant::now() + jitter(interval);
+            let earliest = polled_at + self.settings.min_interval;
             tokio::select! {
                 _ = self.stop.cancelled() => return,
-                _ = tokio::time::sleep(jitter(interval)) => {}
+                _ = tokio::time::sleep_until(due) => {}
+                _ = self.wake.notified() => {
+                    tokio::select! {
+                        _ = self.stop.cancelled() => return,
+                        _ = tokio::time::sleep_until(earliest.min(due)) => {}
+                    }
+                }
             }
         }
     }
