@@ -29,6 +29,8 @@ use serde_json::{Value, json};
 #[derive(Clone, Default)]
 struct Recorder {
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    /// When each progress notification arrived.
+    progress_at: Arc<Mutex<Vec<std::time::Instant>>>,
     updated: Arc<Mutex<Vec<String>>>,
 }
 
@@ -39,6 +41,10 @@ impl ClientHandler for Recorder {
         _context: NotificationContext<RoleClient>,
     ) {
         self.progress.lock().unwrap().push(params);
+        self.progress_at
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
     }
 
     async fn on_resource_updated(
@@ -116,6 +122,31 @@ impl Harness {
     }
 }
 
+/// Runs `action` once the server has polled `session` again, then lets that poll's answer
+/// land: a change made this way comes after the wait took its first look, however slow the
+/// machine, so the wait must notice it as news.
+fn after_first_poll(sim: &Simulator, session: &str, action: impl FnOnce() + Send + 'static) {
+    let gets = |sim: &Simulator, session: &str| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with(session))
+            .count()
+    };
+    let before = gets(sim, session);
+    let (sim, session) = (sim.clone(), session.to_owned());
+    tokio::spawn(async move {
+        for _ in 0..3000 {
+            if gets(&sim, &session) > before {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                action();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{session} was never polled");
+    });
+}
+
 fn later(delay_ms: u64, action: impl FnOnce() + Send + 'static) {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
@@ -128,7 +159,7 @@ async fn a_wait_returns_early_when_devin_asks_a_question() {
     let h = Harness::start().await;
     let id = h.create("Port the CLI to clap").await;
     let (sim, session) = (h.sim.clone(), id.clone());
-    later(300, move || {
+    after_first_poll(&h.sim, &id, move || {
         sim.post_devin_message(&session, "Which minimum Rust version should I target?")
             .unwrap();
         sim.set_status(
@@ -198,7 +229,7 @@ async fn any_returns_with_the_first_session_and_all_waits_for_every_one() {
     );
 
     let (sim, session) = (h.sim.clone(), second.clone());
-    later(300, move || {
+    after_first_poll(&h.sim, &second, move || {
         sim.set_status(
             &session,
             SessionStatus::Suspended,
@@ -226,7 +257,7 @@ async fn conditions_end_a_wait_before_the_session_settles() {
         .unwrap();
 
     let (sim, session) = (h.sim.clone(), id.clone());
-    later(300, move || {
+    after_first_poll(&h.sim, &id, move || {
         sim.add_pull_request(
             &session,
             "https://github.com/acme/api/pull/7",
@@ -250,7 +281,7 @@ async fn conditions_end_a_wait_before_the_session_settles() {
     );
 
     let (sim, session) = (h.sim.clone(), id.clone());
-    later(300, move || {
+    after_first_poll(&h.sim, &id, move || {
         sim.set_structured_output(&session, json!({"phase": "review", "done": false}))
             .unwrap();
     });
@@ -270,7 +301,7 @@ async fn conditions_end_a_wait_before_the_session_settles() {
     );
 
     let (sim, session) = (h.sim.clone(), id.clone());
-    later(300, move || {
+    after_first_poll(&h.sim, &id, move || {
         sim.set_structured_output(&session, json!({"phase": "merge", "done": true}))
             .unwrap();
     });
@@ -291,7 +322,7 @@ async fn progress_notifications_keep_coming_while_waiting() {
     let h = Harness::start().await;
     let id = h.create("Long task").await;
     let (sim, session) = (h.sim.clone(), id.clone());
-    later(600, move || {
+    after_first_poll(&h.sim, &id, move || {
         sim.set_status(
             &session,
             SessionStatus::Running,
@@ -299,18 +330,34 @@ async fn progress_notifications_keep_coming_while_waiting() {
         )
         .unwrap();
     });
+    let asked = std::time::Instant::now();
     let waited = h
         .ok(
             "wait_for_sessions",
             json!({ "session_ids": [id], "timeout_seconds": 2 }),
         )
         .await;
+    let answered = std::time::Instant::now();
     assert_eq!(waited["timed_out"], true);
     let progress = h.recorder.progress.lock().unwrap().clone();
     assert!(
         progress.len() >= 3,
         "a 2 s wait with a 0.25 s cadence sent {}",
         progress.len()
+    );
+    // The cadence: no silence much longer than 0.25 s from the call to its answer (three
+    // times that, for a busy machine; a cadence of 1 s or more fails this).
+    let mut arrivals = vec![asked];
+    arrivals.extend(h.recorder.progress_at.lock().unwrap().iter().copied());
+    arrivals.push(answered);
+    let longest = arrivals
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .max()
+        .unwrap();
+    assert!(
+        longest < Duration::from_millis(750),
+        "{longest:?} passed without a progress notification"
     );
     for pair in progress.windows(2) {
         assert!(
@@ -456,6 +503,44 @@ async fn a_batch_reports_the_failing_item_and_creates_the_others_once() {
         );
     }
 
+    // Calling again with the batch tag creates only the prompt that failed.
+    h.sim.clear_requests();
+    let retried = h
+        .ok(
+            "create_sessions",
+            json!({
+                "prompts": ["Upgrade crate a", "Upgrade crate b", "Upgrade crate c"],
+                "defaults": {"tags": ["nightly"], "structured_output_schema": report_schema()},
+                "batch_tag": tag,
+            }),
+        )
+        .await;
+    assert_eq!(retried["batch_tag"], tag.as_str());
+    assert_eq!(retried["created"], 3, "{retried}");
+    let posts = h
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "only the failed prompt is sent again: {retried}");
+    for (before, after) in items.iter().zip(retried["sessions"].as_array().unwrap()) {
+        if before["session_id"].is_string() {
+            assert_eq!(before["session_id"], after["session_id"], "{retried}");
+            assert_eq!(after["existed"], true, "{retried}");
+        } else {
+            assert!(after["session_id"].is_string(), "{retried}");
+            assert!(after.get("existed").is_none(), "{retried}");
+        }
+    }
+    let refused = h
+        .call(
+            "create_sessions",
+            json!({ "prompts": ["x"], "batch_tag": "nightly" }),
+        )
+        .await;
+    assert_eq!(refused.is_error, Some(true));
+
     // Fan-in: wait for all of them and collect every structured output.
     for (n, id) in ids.iter().enumerate() {
         let (sim, session) = (h.sim.clone(), id.clone());
@@ -520,6 +605,12 @@ async fn create_session_can_wait_for_the_session_to_settle() {
         !created["new_messages"].as_array().unwrap().is_empty(),
         "{created}"
     );
+    let first = h.recorder.progress.lock().unwrap()[0].clone();
+    let id = created["session_id"].as_str().unwrap();
+    assert!(
+        first.message.as_deref().unwrap_or_default().contains(id),
+        "the new id goes out before the wait, in case the answer is lost: {first:?}"
+    );
 
     let quick = h.ok("create_session", json!({ "prompt": "No wait" })).await;
     assert!(
@@ -539,7 +630,7 @@ async fn child_sessions_show_in_status_and_can_be_waited_on() {
     assert_eq!(child_status["parent_session_id"], parent.as_str());
 
     let (sim, session) = (h.sim.clone(), child.clone());
-    later(300, move || {
+    after_first_poll(&h.sim, &child, move || {
         sim.set_status(&session, SessionStatus::Exit, None).unwrap()
     });
     let waited = h
@@ -599,10 +690,16 @@ async fn a_wait_that_joins_a_backed_off_poller_judges_the_session_as_it_is_now()
     let h = Harness::start_polling("30").await;
     let id = h.create("Ask me which database to use").await;
     h.sim
-        .set_status(&id, SessionStatus::Running, Some(StatusDetail::WaitingForUser))
+        .set_status(
+            &id,
+            SessionStatus::Running,
+            Some(StatusDetail::WaitingForUser),
+        )
         .unwrap();
     h.client
-        .subscribe(SubscribeRequestParams::new(format!("devin://sessions/{id}")))
+        .subscribe(SubscribeRequestParams::new(format!(
+            "devin://sessions/{id}"
+        )))
         .await
         .unwrap();
     // Long enough for the poller to see waiting_for_user and back off past a second.

@@ -55,7 +55,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    async fn send(&self, progress: f64, total: f64, message: String) {
+    pub async fn send(&self, progress: f64, total: f64, message: String) {
         let param = ProgressNotificationParam::new(self.token.clone(), progress)
             .with_total(total)
             .with_message(message);

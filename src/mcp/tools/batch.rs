@@ -1,19 +1,23 @@
 //! `create_sessions`: fan out one task per prompt, with shared defaults, tagged as one batch
 //! so that the results can be found and waited on together.
 
+use std::collections::HashMap;
+
 use futures::StreamExt;
 use rand::Rng;
 use rmcp::handler::server::wrapper::{Json, Parameters};
-use rmcp::{tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::devin::models::SessionSecret;
+use crate::devin::models::{ListSessionsQuery, Session, SessionSecret};
 use crate::mcp::errors::ToolError;
 use crate::mcp::server::DevinMcp;
 use crate::mcp::tools::sessions::{CreateSessionParams, ModeParam};
 use crate::mcp::views::devin_id;
+use crate::mcp::wait;
 
 /// The most prompts one batch may carry.
 pub const MAX_BATCH: usize = 50;
@@ -30,6 +34,9 @@ pub struct CreateSessionsParams {
     pub defaults: Option<SessionDefaults>,
     /// Sessions created at once (default 4, at most 10).
     pub max_parallel: Option<usize>,
+    /// To finish an earlier batch (after failures or a lost answer): its batch_tag, with the
+    /// same prompts. Prompts that already have a session are not created again.
+    pub batch_tag: Option<String>,
 }
 
 /// The create fields a batch shares.
@@ -70,12 +77,18 @@ pub struct BatchItemView {
     pub session_id: Option<String>,
     pub url: Option<String>,
     pub error: Option<String>,
+    /// The session was created by an earlier call with this batch_tag.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub existed: bool,
 }
 
 impl SessionDefaults {
-    fn for_prompt(&self, prompt: String, batch_tag: &str) -> CreateSessionParams {
+    /// The create for prompt `index`: tagged with the batch and with its place in it, so that
+    /// a later call can tell which prompts already have a session.
+    fn for_prompt(&self, prompt: String, batch_tag: &str, index: usize) -> CreateSessionParams {
         let mut tags = self.tags.clone().unwrap_or_default();
         tags.push(batch_tag.to_owned());
+        tags.push(item_tag(batch_tag, index));
         CreateSessionParams {
             prompt,
             title: None,
@@ -106,13 +119,49 @@ fn new_batch_tag() -> String {
     format!("batch-{suffix:016x}")
 }
 
+/// Whether `tag` has the form [`new_batch_tag`] gives.
+fn is_batch_tag(tag: &str) -> bool {
+    tag.strip_prefix("batch-")
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The tag of prompt `index` within a batch.
+fn item_tag(batch_tag: &str, index: usize) -> String {
+    format!("{batch_tag}-{index}")
+}
+
+/// The sessions an earlier call with `batch_tag` created, by prompt index.
+async fn existing_items(
+    client: &crate::devin::DevinClient,
+    batch_tag: &str,
+    prompts: usize,
+) -> Result<HashMap<usize, Session>, ToolError> {
+    let query = ListSessionsQuery {
+        tags: vec![batch_tag.to_owned()],
+        ..ListSessionsQuery::default()
+    };
+    // More than one session per prompt would mean someone else used the tag; cap the walk.
+    let sessions = client
+        .list_all_sessions(&query, Some(prompts * 2))
+        .await
+        .map_err(|error| ToolError::from_devin(&error, None))?;
+    let mut found = HashMap::new();
+    for session in sessions {
+        let index = (0..prompts).find(|i| session.tags.contains(&item_tag(batch_tag, *i)));
+        if let Some(index) = index {
+            found.entry(index).or_insert(session);
+        }
+    }
+    Ok(found)
+}
+
 #[tool_router(router = batch_tools, vis = "pub(crate)")]
 impl DevinMcp {
     #[tool(
         description = "Start one session per prompt, concurrently, with shared defaults. Tags \
                        them all with a new batch tag and returns every session_id; then \
                        wait_for_sessions with until=all collects the results. Failures are \
-                       reported per prompt.",
+                       reported per prompt; call again with the batch_tag to retry only them.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -122,6 +171,7 @@ impl DevinMcp {
     pub async fn create_sessions(
         &self,
         Parameters(params): Parameters<CreateSessionsParams>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<BatchView>, ToolError> {
         if params.prompts.is_empty() || params.prompts.len() > MAX_BATCH {
             return Err(ToolError::invalid(format!(
@@ -136,7 +186,19 @@ impl DevinMcp {
             )));
         }
         let defaults = params.defaults.unwrap_or_default();
-        let batch_tag = new_batch_tag();
+        let total = params.prompts.len();
+        let (batch_tag, mut existing) = match params.batch_tag {
+            Some(tag) if is_batch_tag(&tag) => {
+                let found = existing_items(self.client(), &tag, total).await?;
+                (tag, found)
+            }
+            Some(_) => {
+                return Err(ToolError::invalid(
+                    "batch_tag must be one an earlier create_sessions returned (batch-<16 hex>)",
+                ));
+            }
+            None => (new_batch_tag(), HashMap::new()),
+        };
         // Check every item before creating any, so a bad prompt does not leave half a batch.
         let requests = params
             .prompts
@@ -144,34 +206,60 @@ impl DevinMcp {
             .enumerate()
             .map(|(index, prompt)| {
                 defaults
-                    .for_prompt(prompt, &batch_tag)
+                    .for_prompt(prompt, &batch_tag, index)
                     .into_request()
+                    .map(|request| (index, request))
                     .map_err(|error| ToolError::invalid(format!("prompt {index}: {error}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut sessions: Vec<BatchItemView> = Vec::with_capacity(total);
+        let mut to_create = Vec::new();
+        for (index, request) in requests {
+            match existing.remove(&index) {
+                Some(session) => sessions.push(BatchItemView {
+                    index,
+                    session_id: Some(devin_id(&session.session_id)),
+                    url: Some(session.url),
+                    error: None,
+                    existed: true,
+                }),
+                None => to_create.push((index, request)),
+            }
+        }
         let client = self.client();
-        let mut sessions: Vec<BatchItemView> =
-            futures::stream::iter(requests.into_iter().enumerate())
-                .map(|(index, request)| async move {
-                    // Each create is sent once: a POST is never retried after anything but a 429.
-                    match client.create_session(&request).await {
-                        Ok(session) => BatchItemView {
-                            index,
-                            session_id: Some(devin_id(&session.session_id)),
-                            url: Some(session.url),
-                            error: None,
-                        },
-                        Err(error) => BatchItemView {
-                            index,
-                            session_id: None,
-                            url: None,
-                            error: Some(ToolError::from_create(&error, &request).0),
-                        },
-                    }
-                })
-                .buffer_unordered(parallel)
-                .collect()
-                .await;
+        let progress = wait::progress_of(&context);
+        let mut creates = futures::stream::iter(to_create)
+            .map(|(index, request)| async move {
+                // Each create is sent once: a POST is never retried after anything but a 429.
+                match client.create_session(&request).await {
+                    Ok(session) => BatchItemView {
+                        index,
+                        session_id: Some(devin_id(&session.session_id)),
+                        url: Some(session.url),
+                        error: None,
+                        existed: false,
+                    },
+                    Err(error) => BatchItemView {
+                        index,
+                        session_id: None,
+                        url: None,
+                        error: Some(ToolError::from_create(&error, &request).0),
+                        existed: false,
+                    },
+                }
+            })
+            .buffer_unordered(parallel);
+        while let Some(item) = creates.next().await {
+            if let Some(progress) = &progress {
+                // The tag comes first, so that a client whose call is cut off can finish the
+                // batch with it rather than start it again.
+                let outcome = item.session_id.as_deref().unwrap_or("failed");
+                let message = format!("{batch_tag}: prompt {} -> {outcome}", item.index);
+                let done = sessions.len() + 1;
+                progress.send(done as f64, total as f64, message).await;
+            }
+            sessions.push(item);
+        }
         sessions.sort_by_key(|item| item.index);
         let created = sessions
             .iter()

@@ -198,7 +198,12 @@ impl DevinMcp {
             conditions: Conditions::default(),
         };
         let progress = wait::progress_of(&context);
-        // The session exists whatever happens next, so a cancelled wait still returns it.
+        // The session exists whatever happens next. A client that cancels, or whose call is
+        // cut off, never reads the answer, so the id goes out first as progress.
+        if let Some(progress) = &progress {
+            let message = format!("created {} ({})", view.session.session_id, view.session.url);
+            progress.send(0.0, timeout.as_secs_f64(), message).await;
+        }
         match wait::wait(self.watcher(), spec, progress, context.ct.clone()).await {
             Ok(outcome) => {
                 if let Some(state) = outcome.sessions.into_iter().next() {
