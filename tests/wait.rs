@@ -918,6 +918,41 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
         .count();
     assert_eq!(polls, 0, "a cancelled task went on polling");
 
+    // Cancelling a create that runs as a task still hands over the session it created.
+    let create_and_wait = CallToolRequestParams::new("create_session").with_arguments(
+        json!({ "prompt": "Created, then cancelled", "wait_seconds": 600 })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let CallToolResponse::Task(task) = client.call_tool_once(create_and_wait).await.unwrap() else {
+        panic!("a create with a wait runs as a task")
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client
+        .cancel_task(CancelTaskParams::new(task.task.task_id.clone()))
+        .await
+        .unwrap();
+    let mut ended = None;
+    for _ in 0..50 {
+        let state = task_status(&client, &task.task.task_id).await;
+        if state.task.status != TaskStatus::Working {
+            ended = Some(state);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ended = ended.expect("the cancelled create ends");
+    assert_eq!(ended.task.status, TaskStatus::Completed);
+    let TaskPayload::Completed { result } = ended.payload else {
+        panic!("the create's result is kept")
+    };
+    let result: CallToolResult = serde_json::from_value(Value::Object(result)).unwrap();
+    let created = result.structured_content.unwrap();
+    let created_id = created["session_id"].as_str().unwrap();
+    assert!(sim.session(created_id).is_some(), "{created}");
+    assert_eq!(created["timed_out"], true, "{created}");
+
     // Arguments that do not fit are refused at once, not as a task that fails later, and a
     // misplaced session secret does not come back.
     let secret = "s3cr3t-in-the-wrong-place";

@@ -72,31 +72,41 @@ impl DevinMcp {
             Box::pin(async move {
                 let name = request.name.to_string();
                 let call = ToolCallContext::new(&server, request, context);
-                tokio::select! {
+                let running = server.tool_router().call(call);
+                tokio::pin!(running);
+                let outcome = tokio::select! {
+                    outcome = &mut running => outcome,
                     _ = task.cancelled() => {
                         stop.cancel();
-                        log.fail("cancelled");
-                        Err(TaskExit::Cancelled)
+                        if name != "create_session" {
+                            log.fail("cancelled");
+                            return Err(TaskExit::Cancelled);
+                        }
+                        // A create may already have started a session, which runs and bills
+                        // whether or not anyone knows its id. So the call goes on: its wait
+                        // ends at once on `stop`, and the task completes with the id (the
+                        // tasks extension lets a cancelled task end completed).
+                        running.await
                     }
-                    outcome = server.tool_router().call(call) => match outcome {
-                        Ok(response) => match explain_argument_error(&name, response) {
-                            CallToolResponse::Complete(result) => {
-                                log.finish(&result);
-                                Ok(result)
-                            }
-                            _ => {
-                                log.fail("protocol_error");
-                                Err(TaskExit::Error(McpError::internal_error(
-                                    "the tool did not produce a final result",
-                                    None,
-                                )))
-                            }
-                        },
-                        Err(error) => {
+                };
+                match outcome {
+                    Ok(response) => match explain_argument_error(&name, response) {
+                        CallToolResponse::Complete(result) => {
+                            log.finish(&result);
+                            Ok(result)
+                        }
+                        _ => {
                             log.fail("protocol_error");
-                            Err(TaskExit::Error(error))
+                            Err(TaskExit::Error(McpError::internal_error(
+                                "the tool did not produce a final result",
+                                None,
+                            )))
                         }
                     },
+                    Err(error) => {
+                        log.fail("protocol_error");
+                        Err(TaskExit::Error(error))
+                    }
                 }
             })
         });
