@@ -3,13 +3,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use axum::extract::Query;
 
 use devin_mcp::devin::models::{
     CreateSessionRequest, ListSessionsQuery, SendMessageRequest, SessionStatus, Source,
     StatusDetail,
 };
+use devin_mcp::devin::sessions::MAX_PAGES;
 use devin_mcp::devin::{
     ApiErrorKind, ApiKey, ClientConfig, DevinClient, DevinError, RetryPolicy, SessionRef,
 };
@@ -187,13 +193,113 @@ async fn list_walks_every_page() {
     assert!(first.has_next_page && first.end_cursor.is_some());
     let all = client.list_all_sessions(&query, None).await.unwrap();
     assert_eq!(all.len(), 7);
-    let mut ids: Vec<_> = all.iter().map(|s| s.session_id.clone()).collect();
-    ids.dedup();
+    let ids: HashSet<_> = all.iter().map(|s| s.session_id.clone()).collect();
     assert_eq!(ids.len(), 7, "no session twice across pages");
     let limited = client.list_all_sessions(&query, Some(4)).await.unwrap();
     assert_eq!(limited.len(), 4);
     let lists = count(&sim, "GET", "/sessions");
     assert!(lists >= 4, "pages were walked: {lists}");
+}
+
+#[tokio::test]
+async fn walking_pages_stops_at_a_repeated_cursor_or_an_empty_page() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let created = client.create_session(&prompt("x")).await.unwrap();
+    let session = SessionRef::parse(&created.session_id).unwrap();
+    let stuck = json!({
+        "items": [{"event_id": "evt_1", "created_at": 1, "source": "devin", "message": "hi"}],
+        "end_cursor": "same", "has_next_page": true,
+    });
+    sim.clear_requests();
+    sim.inject_fault(fault(
+        Method::GET,
+        "/messages",
+        None,
+        status_fault(200, None, Some(&stuck.to_string())),
+    ));
+    let messages = client.list_all_messages(&session).await.unwrap();
+    assert_eq!(
+        messages.len(),
+        2,
+        "the first page and the one that repeated its cursor"
+    );
+    assert_eq!(count(&sim, "GET", "/messages"), 2);
+
+    sim.clear_faults();
+    sim.clear_requests();
+    let empty = json!({"items": [], "end_cursor": "more", "has_next_page": true});
+    sim.inject_fault(fault(
+        Method::GET,
+        "/messages",
+        None,
+        status_fault(200, None, Some(&empty.to_string())),
+    ));
+    assert!(client.list_all_messages(&session).await.unwrap().is_empty());
+    assert_eq!(
+        count(&sim, "GET", "/messages"),
+        1,
+        "an empty page ends the walk"
+    );
+
+    // The session list walks the same way.
+    let listed = client.get_session(&session).await.unwrap();
+    let stuck = json!({
+        "items": [listed], "end_cursor": "same", "has_next_page": true,
+    });
+    sim.clear_requests();
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions",
+        None,
+        status_fault(200, None, Some(&stuck.to_string())),
+    ));
+    let all = client
+        .list_all_sessions(&ListSessionsQuery::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(count(&sim, "GET", "/sessions"), 2);
+}
+
+/// An upstream whose every page names a new cursor and says more follow.
+async fn endless_pages() -> (String, Arc<AtomicUsize>) {
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let app = axum::Router::new().fallback(move |Query(query): Query<HashMap<String, String>>| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let n: u64 = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+            axum::Json(json!({
+                "items": [{"event_id": format!("evt_{n}"), "created_at": n,
+                           "source": "devin", "message": "again"}],
+                "end_cursor": (n + 1).to_string(), "has_next_page": true,
+            }))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), served)
+}
+
+#[tokio::test]
+async fn walking_pages_gives_up_after_the_page_cap_and_says_so() {
+    let (base, served) = endless_pages().await;
+    let mut config = ClientConfig::new(ApiKey::new("cog_stub").unwrap(), &base).unwrap();
+    config.org_id = Some("org-stub".into());
+    config.retry = fast_retries();
+    let client = DevinClient::new(config).unwrap();
+    let session = SessionRef::parse("devin-0123456789abcdef0123456789abcdef").unwrap();
+    let error = client.list_all_messages(&session).await.unwrap_err();
+    assert!(
+        matches!(error, DevinError::Decode { ref message, .. } if message.contains("1000 pages")),
+        "{error}"
+    );
+    assert_eq!(served.load(Ordering::SeqCst), MAX_PAGES);
 }
 
 #[tokio::test]
@@ -582,7 +688,7 @@ async fn keys_never_appear_in_errors() {
     let error = client.whoami().await.unwrap_err();
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Unauthorized));
     assert!(!format!("{error} {error:?}").contains("cog_wrong_but_secret_key"));
-    let forbidden = client_with_key(&sim, sim.other_org_key());
+    // A valid key used on an organization it does not belong to.
     let mut config =
         ClientConfig::new(ApiKey::new(sim.other_org_key()).unwrap(), &sim.base_url()).unwrap();
     config.org_id = Some(sim.org_id().to_owned());
@@ -592,5 +698,5 @@ async fn keys_never_appear_in_errors() {
         .await
         .unwrap_err();
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Forbidden));
-    drop(forbidden);
+    assert!(!format!("{error} {error:?} {forbidden_here:?}").contains(sim.other_org_key()));
 }
