@@ -550,10 +550,17 @@ async fn retry_after_is_capped() {
         .await
         .unwrap();
     let waited = started.elapsed();
+    // fast_retries caps Retry-After at 2 s: a client that ignored the header would come back
+    // within the 20 ms backoff, one that obeyed it would wait an hour.
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "the capped Retry-After was waited for: {waited:?}"
+    );
     assert!(
         waited < Duration::from_secs(4),
         "a 1-hour Retry-After is capped: {waited:?}"
     );
+    assert_eq!(count(&sim, "GET", "/sessions"), 2);
 }
 
 #[tokio::test]
