@@ -437,6 +437,86 @@ async fn get_is_retried_after_5xx_and_dropped_connections() {
 }
 
 #[tokio::test]
+async fn put_is_retried_after_5xx_and_dropped_connections() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let created = client.create_session(&prompt("x")).await.unwrap();
+    let session = SessionRef::parse(&created.session_id).unwrap();
+
+    sim.clear_requests();
+    sim.inject_fault(fault(
+        Method::PUT,
+        "/tags",
+        Some(2),
+        status_fault(503, None, None),
+    ));
+    let tags = client.replace_tags(&session, &["a".into()]).await.unwrap();
+    assert_eq!(tags, vec!["a"]);
+    assert_eq!(count(&sim, "PUT", "/tags"), 3, "two 503s, then success");
+
+    for drop in [
+        FaultKind::DropBeforeProcessing,
+        FaultKind::DropAfterProcessing,
+    ] {
+        sim.clear_requests();
+        sim.inject_fault(fault(Method::PUT, "/tags", Some(1), drop.clone()));
+        let tags = client.replace_tags(&session, &["b".into()]).await.unwrap();
+        assert_eq!(tags, vec!["b"], "{drop:?}");
+        assert_eq!(count(&sim, "PUT", "/tags"), 2, "{drop:?}: resent once");
+    }
+    assert_eq!(client.get_tags(&session).await.unwrap(), vec!["b"]);
+}
+
+#[tokio::test]
+async fn get_is_retried_after_a_timeout() {
+    let sim = simulator().await;
+    let mut config =
+        ClientConfig::new(ApiKey::new(sim.api_key()).unwrap(), &sim.base_url()).unwrap();
+    config.retry = RetryPolicy {
+        max_retries: 1,
+        request_timeout: Duration::from_millis(300),
+        ..fast_retries()
+    };
+    let client = DevinClient::new(config).unwrap();
+    let created = client.create_session(&prompt("x")).await.unwrap();
+    let session = SessionRef::parse(&created.session_id).unwrap();
+    sim.clear_requests();
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions/",
+        Some(1),
+        FaultKind::Delay(Duration::from_secs(2)),
+    ));
+    let fetched = client.get_session(&session).await.unwrap();
+    assert_eq!(fetched.session_id, created.session_id);
+    assert_eq!(
+        count(&sim, "GET", &session.devin_id()),
+        2,
+        "the timed-out attempt and the retry"
+    );
+}
+
+#[tokio::test]
+async fn terminate_with_archive_ends_and_archives_the_session() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let created = client.create_session(&prompt("x")).await.unwrap();
+    let session = SessionRef::parse(&created.session_id).unwrap();
+    let ended = client.terminate_session(&session, true).await.unwrap();
+    assert_eq!(ended.status, SessionStatus::Exit);
+    assert!(ended.is_archived);
+    let fetched = client.get_session(&session).await.unwrap();
+    assert_eq!(fetched.status, SessionStatus::Exit);
+    assert!(fetched.is_archived);
+    let query = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .and_then(|r| r.query);
+    assert_eq!(query.as_deref(), Some("archive=true"));
+}
+
+#[tokio::test]
 async fn retries_give_up_after_the_limit() {
     let sim = simulator().await;
     let client = client(&sim);
