@@ -5,11 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::Query;
+use axum::response::IntoResponse;
 
 use devin_mcp::devin::models::{
     CreateSessionRequest, ListSessionsQuery, SendMessageRequest, SessionStatus, Source,
@@ -392,6 +393,158 @@ async fn attachments_upload_and_download_without_the_key_crossing_hosts() {
     let session = SessionRef::parse(&session.session_id).unwrap();
     let listed = client.list_session_attachments(&session).await.unwrap();
     assert!(listed.iter().any(|a| a.url == uploaded.url), "{listed:?}");
+}
+
+/// The signature part of the presigned URLs below: it must never reach an error or a log.
+const SIGNATURE: &str = "X-Amz-Signature=c0ffee5ecret";
+
+/// Log lines written while a test runs, for checking what they carry.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// An API on port 0 whose attachment download answers 307 to a presigned URL on `storage`
+/// (`None`: on itself, whose `/bucket/…` answers 403).
+async fn redirecting_api(storage: Option<String>) -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let storage = storage.unwrap_or_else(|| base.clone());
+    let app = axum::Router::new().fallback(move |uri: http::Uri| {
+        let storage = storage.clone();
+        async move {
+            if uri.path().starts_with("/bucket/") {
+                // What S3 says to a bad signature, which quotes the signature it was given.
+                let body = format!("<Error><Code>SignatureDoesNotMatch</Code>{SIGNATURE}</Error>");
+                return (http::StatusCode::FORBIDDEN, body).into_response();
+            }
+            let location = format!("{storage}/bucket/log.txt?X-Amz-Expires=60&{SIGNATURE}");
+            (
+                http::StatusCode::TEMPORARY_REDIRECT,
+                [(http::header::LOCATION, location)],
+            )
+                .into_response()
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+fn stub_client(base: &str) -> DevinClient {
+    let mut config = ClientConfig::new(ApiKey::new("cog_stub").unwrap(), base).unwrap();
+    config.org_id = Some("org-stub".into());
+    config.retry = fast_retries();
+    DevinClient::new(config).unwrap()
+}
+
+const ATTACHMENT: &str =
+    "https://app.devin.ai/attachments/1eb17217-4732-4bee-9e25-065a889c9dff/log.txt";
+
+#[tokio::test]
+async fn a_refused_download_redirect_is_a_download_error_without_the_presigned_query() {
+    let log = CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(log.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let base = redirecting_api(None).await;
+    let host = base.trim_start_matches("http://").to_owned();
+    let error = stub_client(&base)
+        .download_attachment(ATTACHMENT)
+        .await
+        .unwrap_err();
+    match &error {
+        DevinError::Download {
+            host: named,
+            status,
+            path,
+            ..
+        } => {
+            assert_eq!(named, &host);
+            assert_eq!(*status, 403);
+            assert!(path.ends_with("/attachments/1eb17217-4732-4bee-9e25-065a889c9dff/log.txt"));
+        }
+        other => panic!("expected a download error, got {other:?}"),
+    }
+    assert_eq!(
+        error.api_kind(),
+        None,
+        "not a permission error of the Devin API"
+    );
+    let text = format!("{error} {error:?}");
+    assert!(
+        text.contains("storage host") && text.contains("403"),
+        "{text}"
+    );
+    assert!(!text.contains("c0ffee5ecret"), "{text}");
+
+    let lines = log.text();
+    let fetched = lines
+        .lines()
+        .find(|line| line.contains("attachment redirect target fetched"))
+        .unwrap_or_else(|| panic!("no redirect log line in {lines}"));
+    for field in [
+        "method=GET",
+        &format!("host=\"{host}\""),
+        "status=403",
+        "latency_ms=",
+    ] {
+        assert!(fetched.contains(field), "{field} missing from {fetched}");
+    }
+    assert!(!lines.contains("c0ffee5ecret"), "{lines}");
+}
+
+#[tokio::test]
+async fn an_unreachable_download_redirect_is_a_transport_error_without_the_presigned_query() {
+    // A port that was just free: nothing listens there.
+    let closed = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let storage = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let base = redirecting_api(Some(storage.clone())).await;
+    let error = stub_client(&base)
+        .download_attachment(ATTACHMENT)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DevinError::Transport { .. }), "{error:?}");
+    let text = format!("{error} {error:?}");
+    assert!(
+        text.contains(storage.trim_start_matches("http://")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("c0ffee5ecret") && !text.contains("/bucket/"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

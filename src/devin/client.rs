@@ -380,7 +380,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
 }
 
 /// A transport error in words, without the URL (which reqwest includes but we log apart).
-fn describe_transport_error(error: &reqwest::Error) -> String {
+pub(crate) fn describe_transport_error(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "the request timed out"
     } else if error.is_connect() {

@@ -142,6 +142,10 @@ fn describe(error: &DevinError, session: Option<&SessionRef>) -> String {
              {json_path}: {message}). The API may have changed; the call may have taken effect. \
              Check with get_status before retrying."
         ),
+        DevinError::Download { host, status, .. } => format!(
+            "Devin's API sent the download on to its storage host {host}, which answered HTTP \
+             {status}. The short-lived download link may have expired; try the download again."
+        ),
         DevinError::Config(message) => {
             format!("The server is not configured to reach Devin: {message}.")
         }
