@@ -842,6 +842,39 @@ async fn every_error_body_form_is_read() {
         let text = error.to_string();
         assert!(text.contains(expected), "{body}: {text}");
     }
+
+    // One member of an unexpected shape must not cost the others. The raw body would still
+    // show in the message, so the parsed members are checked.
+    let lenient = [
+        (
+            r#"{"title": "Not Found", "status": "404", "detail": "Session not found"}"#,
+            404,
+            "Session not found",
+        ),
+        (
+            r#"{"title": "Unprocessable", "status": 422, "detail": "Bad input", "errors": {"prompt": "required"}}"#,
+            422,
+            "Bad input; prompt: required",
+        ),
+        (
+            r#"{"title": "Unprocessable", "status": 422, "errors": [{"loc": "first", "msg": "too big", "type": "le"}]}"#,
+            422,
+            "first: too big",
+        ),
+    ];
+    for (body, status, expected) in lenient {
+        sim.inject_fault(fault(
+            Method::GET,
+            "/sessions/",
+            Some(1),
+            status_fault(status, None, Some(body)),
+        ));
+        let error = client.get_session(&session).await.unwrap_err();
+        let api = error.api().unwrap();
+        assert_eq!(api.problem.status, Some(status), "{body}");
+        assert!(api.problem.title.is_some(), "{body}");
+        assert_eq!(api.detail().as_deref(), Some(expected), "{body}");
+    }
 }
 
 #[tokio::test]

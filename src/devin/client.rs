@@ -351,7 +351,7 @@ impl DevinClient {
 /// Builds the error for a non-success answer, parsing the body whatever its content type.
 pub(crate) fn api_error(method: &Method, path: &str, response: &RawResponse) -> DevinError {
     let text = String::from_utf8_lossy(&response.body);
-    let problem = serde_json::from_slice::<Problem>(&response.body).unwrap_or_default();
+    let problem = Problem::from_body(&response.body);
     DevinError::Api(Box::new(ApiError {
         method: method.to_string(),
         path: path.to_owned(),
