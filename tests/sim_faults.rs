@@ -461,6 +461,116 @@ async fn control_plane_drives_sessions_faults_and_the_clock() {
 }
 
 #[tokio::test]
+async fn control_plane_injects_every_fault_kind() {
+    let h = start().await;
+    let add = |fault: Value| h.http.post(h.url("/_sim/faults")).json(&fault).send();
+    let create = || {
+        h.req(Method::POST, &h.org_url("sessions"))
+            .json(&json!({"prompt": "p"}))
+            .send()
+    };
+
+    let (status, added) = read(
+        add(json!({"path_contains": "/v3/self", "times": 1, "kind": "delay", "seconds": 0.3}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, added), (StatusCode::OK, json!({"faults": 1})));
+    let started = Instant::now();
+    let (status, me) = h.get_json(&h.url("/v3/self")).await;
+    assert!(started.elapsed() >= Duration::from_millis(300), "delayed");
+    assert_eq!(
+        (status, &me["org_id"]),
+        (StatusCode::OK, &json!(h.sim.org_id()))
+    );
+
+    add(
+        json!({"method": "POST", "path_contains": "/sessions", "times": 1,
+               "kind": "malformed_body"}),
+    )
+    .await
+    .unwrap();
+    let response = create().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+    assert_eq!(session_count(&h).await, 0, "not handled");
+
+    add(
+        json!({"method": "POST", "path_contains": "/sessions", "times": 1,
+               "kind": "drop_before_processing"}),
+    )
+    .await
+    .unwrap();
+    assert!(create().await.is_err(), "no answer");
+    assert_eq!(session_count(&h).await, 0, "not handled");
+
+    add(
+        json!({"method": "POST", "path_contains": "/sessions", "times": 1,
+               "kind": "drop_after_processing"}),
+    )
+    .await
+    .unwrap();
+    assert!(create().await.is_err(), "no answer");
+    assert_eq!(session_count(&h).await, 1, "handled all the same");
+
+    add(
+        json!({"path_contains": "/v3/self", "times": 1, "kind": "status", "status": 503,
+               "body": "down"}),
+    )
+    .await
+    .unwrap();
+    let response = h.req(Method::GET, &h.url("/v3/self")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.text().await.unwrap(), "down");
+
+    // Every fault above was used up.
+    assert_eq!(h.get_json(&h.url("/v3/self")).await.0, StatusCode::OK);
+    create().await.unwrap();
+    assert_eq!(session_count(&h).await, 2);
+
+    for (bad, field) in [
+        (json!({"path_contains": "x", "kind": "explode"}), "kind"),
+        (json!({"path_contains": "x", "kind": "delay"}), "seconds"),
+        (
+            json!({"path_contains": "x", "kind": "delay", "seconds": -1}),
+            "seconds",
+        ),
+        (
+            json!({"path_contains": "x", "kind": "delay", "seconds": 1e9}),
+            "seconds",
+        ),
+        (
+            json!({"path_contains": "x", "kind": "delay", "seconds": 1, "status": 500}),
+            "status",
+        ),
+        (
+            json!({"path_contains": "x", "kind": "malformed_body", "seconds": 1}),
+            "seconds",
+        ),
+        (json!({"path_contains": "x", "kind": "status"}), "status"),
+        (json!({"path_contains": "x"}), "status"),
+    ] {
+        let problem = assert_problem(
+            add(bad.clone()).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["loc"], json!(["body", field]), "{bad}");
+    }
+    let unknown = add(json!({"path_contains": "x", "status": 500, "delay_ms": 5}))
+        .await
+        .unwrap();
+    assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(
+        h.get_json(&h.url("/v3/self")).await.0,
+        StatusCode::OK,
+        "none was added"
+    );
+}
+
+#[tokio::test]
 async fn realtime_clock_moves_sessions_without_advancing() {
     // Zero-length steps make the whole cycle due at once, so no sleep is needed.
     let timings = Timings {
