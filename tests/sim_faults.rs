@@ -324,6 +324,94 @@ async fn upload_then_download_redirects_to_another_host_served_without_auth() {
 }
 
 #[tokio::test]
+async fn download_redirect_names_the_host_a_remote_client_used() {
+    // Listening on every interface, as `devin-mcp sim --listen 0.0.0.0:PORT` does.
+    let sim = Simulator::start(SimConfig::manual(), "0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = client();
+    let port = reqwest::Url::parse(&sim.base_url())
+        .unwrap()
+        .port()
+        .unwrap();
+    let upload = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"remote".to_vec()).file_name("r.txt"),
+    );
+    let org_url = format!("{}/v3/organizations/{}", sim.base_url(), sim.org_id());
+    let (_, uploaded) = read(
+        http.post(format!("{org_url}/attachments"))
+            .bearer_auth(sim.api_key())
+            .multipart(upload)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let url = uploaded["url"].as_str().unwrap();
+    let blob_path = format!(
+        "/_sim/blobs/{}/r.txt",
+        uploaded["attachment_id"].as_str().unwrap()
+    );
+
+    // The Host header is how the simulator learns the name a client reached it under.
+    let cases = [
+        (
+            format!("192.0.2.10:{port}"),
+            format!("http://192.0.2.10:{port}"),
+        ),
+        (
+            "sim.example:8080".to_owned(),
+            "http://sim.example:8080".to_owned(),
+        ),
+        (
+            format!("[2001:db8::1]:{port}"),
+            format!("http://[2001:db8::1]:{port}"),
+        ),
+        // Loopback keeps the other host name, for the cross-host redirect check.
+        (
+            format!("127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+        ),
+        (
+            format!("localhost:{port}"),
+            format!("http://localhost:{port}"),
+        ),
+        (format!("[::1]:{port}"), format!("http://localhost:{port}")),
+        // Nothing a Host header should carry is echoed into a redirect.
+        (
+            format!("user@192.0.2.10:{port}"),
+            format!("http://localhost:{port}"),
+        ),
+    ];
+    for (host, expected_base) in cases {
+        let redirect = http
+            .get(url)
+            .bearer_auth(sim.api_key())
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(redirect.status(), StatusCode::TEMPORARY_REDIRECT, "{host}");
+        assert_eq!(
+            redirect.headers()["location"].to_str().unwrap(),
+            format!("{expected_base}{blob_path}"),
+            "Host: {host}"
+        );
+    }
+
+    // The blob behind the redirect is served on every interface too.
+    let blob = http
+        .get(format!("http://127.0.0.1:{port}{blob_path}"))
+        .header("host", format!("192.0.2.10:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blob.text().await.unwrap(), "remote");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn upload_without_a_file_part_gets_422() {
     let h = start().await;
     let form = reqwest::multipart::Form::new().text("other", "x");
