@@ -3,13 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use axum::extract::Query;
+use axum::response::IntoResponse;
 
 use devin_mcp::devin::models::{
     CreateSessionRequest, ListSessionsQuery, SendMessageRequest, SessionStatus, Source,
     StatusDetail,
 };
+use devin_mcp::devin::sessions::MAX_PAGES;
 use devin_mcp::devin::{
     ApiErrorKind, ApiKey, ClientConfig, DevinClient, DevinError, RetryPolicy, SessionRef,
 };
@@ -187,13 +194,113 @@ async fn list_walks_every_page() {
     assert!(first.has_next_page && first.end_cursor.is_some());
     let all = client.list_all_sessions(&query, None).await.unwrap();
     assert_eq!(all.len(), 7);
-    let mut ids: Vec<_> = all.iter().map(|s| s.session_id.clone()).collect();
-    ids.dedup();
+    let ids: HashSet<_> = all.iter().map(|s| s.session_id.clone()).collect();
     assert_eq!(ids.len(), 7, "no session twice across pages");
     let limited = client.list_all_sessions(&query, Some(4)).await.unwrap();
     assert_eq!(limited.len(), 4);
     let lists = count(&sim, "GET", "/sessions");
     assert!(lists >= 4, "pages were walked: {lists}");
+}
+
+#[tokio::test]
+async fn walking_pages_stops_at_a_repeated_cursor_or_an_empty_page() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let created = client.create_session(&prompt("x")).await.unwrap();
+    let session = SessionRef::parse(&created.session_id).unwrap();
+    let stuck = json!({
+        "items": [{"event_id": "evt_1", "created_at": 1, "source": "devin", "message": "hi"}],
+        "end_cursor": "same", "has_next_page": true,
+    });
+    sim.clear_requests();
+    sim.inject_fault(fault(
+        Method::GET,
+        "/messages",
+        None,
+        status_fault(200, None, Some(&stuck.to_string())),
+    ));
+    let messages = client.list_all_messages(&session).await.unwrap();
+    assert_eq!(
+        messages.len(),
+        2,
+        "the first page and the one that repeated its cursor"
+    );
+    assert_eq!(count(&sim, "GET", "/messages"), 2);
+
+    sim.clear_faults();
+    sim.clear_requests();
+    let empty = json!({"items": [], "end_cursor": "more", "has_next_page": true});
+    sim.inject_fault(fault(
+        Method::GET,
+        "/messages",
+        None,
+        status_fault(200, None, Some(&empty.to_string())),
+    ));
+    assert!(client.list_all_messages(&session).await.unwrap().is_empty());
+    assert_eq!(
+        count(&sim, "GET", "/messages"),
+        1,
+        "an empty page ends the walk"
+    );
+
+    // The session list walks the same way.
+    let listed = client.get_session(&session).await.unwrap();
+    let stuck = json!({
+        "items": [listed], "end_cursor": "same", "has_next_page": true,
+    });
+    sim.clear_requests();
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions",
+        None,
+        status_fault(200, None, Some(&stuck.to_string())),
+    ));
+    let all = client
+        .list_all_sessions(&ListSessionsQuery::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(count(&sim, "GET", "/sessions"), 2);
+}
+
+/// An upstream whose every page names a new cursor and says more follow.
+async fn endless_pages() -> (String, Arc<AtomicUsize>) {
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let app = axum::Router::new().fallback(move |Query(query): Query<HashMap<String, String>>| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let n: u64 = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+            axum::Json(json!({
+                "items": [{"event_id": format!("evt_{n}"), "created_at": n,
+                           "source": "devin", "message": "again"}],
+                "end_cursor": (n + 1).to_string(), "has_next_page": true,
+            }))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), served)
+}
+
+#[tokio::test]
+async fn walking_pages_gives_up_after_the_page_cap_and_says_so() {
+    let (base, served) = endless_pages().await;
+    let mut config = ClientConfig::new(ApiKey::new("cog_stub").unwrap(), &base).unwrap();
+    config.org_id = Some("org-stub".into());
+    config.retry = fast_retries();
+    let client = DevinClient::new(config).unwrap();
+    let session = SessionRef::parse("devin-0123456789abcdef0123456789abcdef").unwrap();
+    let error = client.list_all_messages(&session).await.unwrap_err();
+    assert!(
+        matches!(error, DevinError::Decode { ref message, .. } if message.contains("1000 pages")),
+        "{error}"
+    );
+    assert_eq!(served.load(Ordering::SeqCst), MAX_PAGES);
 }
 
 #[tokio::test]
@@ -288,6 +395,158 @@ async fn attachments_upload_and_download_without_the_key_crossing_hosts() {
     assert!(listed.iter().any(|a| a.url == uploaded.url), "{listed:?}");
 }
 
+/// The signature part of the presigned URLs below: it must never reach an error or a log.
+const SIGNATURE: &str = "X-Amz-Signature=c0ffee5ecret";
+
+/// Log lines written while a test runs, for checking what they carry.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// An API on port 0 whose attachment download answers 307 to a presigned URL on `storage`
+/// (`None`: on itself, whose `/bucket/…` answers 403).
+async fn redirecting_api(storage: Option<String>) -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let storage = storage.unwrap_or_else(|| base.clone());
+    let app = axum::Router::new().fallback(move |uri: http::Uri| {
+        let storage = storage.clone();
+        async move {
+            if uri.path().starts_with("/bucket/") {
+                // What S3 says to a bad signature, which quotes the signature it was given.
+                let body = format!("<Error><Code>SignatureDoesNotMatch</Code>{SIGNATURE}</Error>");
+                return (http::StatusCode::FORBIDDEN, body).into_response();
+            }
+            let location = format!("{storage}/bucket/log.txt?X-Amz-Expires=60&{SIGNATURE}");
+            (
+                http::StatusCode::TEMPORARY_REDIRECT,
+                [(http::header::LOCATION, location)],
+            )
+                .into_response()
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+fn stub_client(base: &str) -> DevinClient {
+    let mut config = ClientConfig::new(ApiKey::new("cog_stub").unwrap(), base).unwrap();
+    config.org_id = Some("org-stub".into());
+    config.retry = fast_retries();
+    DevinClient::new(config).unwrap()
+}
+
+const ATTACHMENT: &str =
+    "https://app.devin.ai/attachments/1eb17217-4732-4bee-9e25-065a889c9dff/log.txt";
+
+#[tokio::test]
+async fn a_refused_download_redirect_is_a_download_error_without_the_presigned_query() {
+    let log = CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(log.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let base = redirecting_api(None).await;
+    let host = base.trim_start_matches("http://").to_owned();
+    let error = stub_client(&base)
+        .download_attachment(ATTACHMENT)
+        .await
+        .unwrap_err();
+    match &error {
+        DevinError::Download {
+            host: named,
+            status,
+            path,
+            ..
+        } => {
+            assert_eq!(named, &host);
+            assert_eq!(*status, 403);
+            assert!(path.ends_with("/attachments/1eb17217-4732-4bee-9e25-065a889c9dff/log.txt"));
+        }
+        other => panic!("expected a download error, got {other:?}"),
+    }
+    assert_eq!(
+        error.api_kind(),
+        None,
+        "not a permission error of the Devin API"
+    );
+    let text = format!("{error} {error:?}");
+    assert!(
+        text.contains("storage host") && text.contains("403"),
+        "{text}"
+    );
+    assert!(!text.contains("c0ffee5ecret"), "{text}");
+
+    let lines = log.text();
+    let fetched = lines
+        .lines()
+        .find(|line| line.contains("attachment redirect target fetched"))
+        .unwrap_or_else(|| panic!("no redirect log line in {lines}"));
+    for field in [
+        "method=GET",
+        &format!("host=\"{host}\""),
+        "status=403",
+        "latency_ms=",
+    ] {
+        assert!(fetched.contains(field), "{field} missing from {fetched}");
+    }
+    assert!(!lines.contains("c0ffee5ecret"), "{lines}");
+}
+
+#[tokio::test]
+async fn an_unreachable_download_redirect_is_a_transport_error_without_the_presigned_query() {
+    // A port that was just free: nothing listens there.
+    let closed = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let storage = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let base = redirecting_api(Some(storage.clone())).await;
+    let error = stub_client(&base)
+        .download_attachment(ATTACHMENT)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DevinError::Transport { .. }), "{error:?}");
+    let text = format!("{error} {error:?}");
+    assert!(
+        text.contains(storage.trim_start_matches("http://")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("c0ffee5ecret") && !text.contains("/bucket/"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn get_is_retried_after_5xx_and_dropped_connections() {
     let sim = simulator().await;
@@ -328,6 +587,86 @@ async fn get_is_retried_after_5xx_and_dropped_connections() {
     ));
     let ended = client.terminate_session(&session, false).await.unwrap();
     assert_eq!(ended.status, SessionStatus::Exit);
+}
+
+#[tokio::test]
+async fn put_is_retried_after_5xx_and_dropped_connections() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let created = client.create_session(&prompt("x")).await.unwrap();
+    let session = SessionRef::parse(&created.session_id).unwrap();
+
+    sim.clear_requests();
+    sim.inject_fault(fault(
+        Method::PUT,
+        "/tags",
+        Some(2),
+        status_fault(503, None, None),
+    ));
+    let tags = client.replace_tags(&session, &["a".into()]).await.unwrap();
+    assert_eq!(tags, vec!["a"]);
+    assert_eq!(count(&sim, "PUT", "/tags"), 3, "two 503s, then success");
+
+    for drop in [
+        FaultKind::DropBeforeProcessing,
+        FaultKind::DropAfterProcessing,
+    ] {
+        sim.clear_requests();
+        sim.inject_fault(fault(Method::PUT, "/tags", Some(1), drop.clone()));
+        let tags = client.replace_tags(&session, &["b".into()]).await.unwrap();
+        assert_eq!(tags, vec!["b"], "{drop:?}");
+        assert_eq!(count(&sim, "PUT", "/tags"), 2, "{drop:?}: resent once");
+    }
+    assert_eq!(client.get_tags(&session).await.unwrap(), vec!["b"]);
+}
+
+#[tokio::test]
+async fn get_is_retried_after_a_timeout() {
+    let sim = simulator().await;
+    let mut config =
+        ClientConfig::new(ApiKey::new(sim.api_key()).unwrap(), &sim.base_url()).unwrap();
+    config.retry = RetryPolicy {
+        max_retries: 1,
+        request_timeout: Duration::from_millis(300),
+        ..fast_retries()
+    };
+    let client = DevinClient::new(config).unwrap();
+    let created = client.create_session(&prompt("x")).await.unwrap();
+    let session = SessionRef::parse(&created.session_id).unwrap();
+    sim.clear_requests();
+    sim.inject_fault(fault(
+        Method::GET,
+        "/sessions/",
+        Some(1),
+        FaultKind::Delay(Duration::from_secs(2)),
+    ));
+    let fetched = client.get_session(&session).await.unwrap();
+    assert_eq!(fetched.session_id, created.session_id);
+    assert_eq!(
+        count(&sim, "GET", &session.devin_id()),
+        2,
+        "the timed-out attempt and the retry"
+    );
+}
+
+#[tokio::test]
+async fn terminate_with_archive_ends_and_archives_the_session() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let created = client.create_session(&prompt("x")).await.unwrap();
+    let session = SessionRef::parse(&created.session_id).unwrap();
+    let ended = client.terminate_session(&session, true).await.unwrap();
+    assert_eq!(ended.status, SessionStatus::Exit);
+    assert!(ended.is_archived);
+    let fetched = client.get_session(&session).await.unwrap();
+    assert_eq!(fetched.status, SessionStatus::Exit);
+    assert!(fetched.is_archived);
+    let query = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .and_then(|r| r.query);
+    assert_eq!(query.as_deref(), Some("archive=true"));
 }
 
 #[tokio::test]
@@ -444,10 +783,17 @@ async fn retry_after_is_capped() {
         .await
         .unwrap();
     let waited = started.elapsed();
+    // fast_retries caps Retry-After at 2 s: a client that ignored the header would come back
+    // within the 20 ms backoff, one that obeyed it would wait an hour.
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "the capped Retry-After was waited for: {waited:?}"
+    );
     assert!(
         waited < Duration::from_secs(4),
         "a 1-hour Retry-After is capped: {waited:?}"
     );
+    assert_eq!(count(&sim, "GET", "/sessions"), 2);
 }
 
 #[tokio::test]
@@ -495,6 +841,39 @@ async fn every_error_body_form_is_read() {
         assert_eq!(error.status(), Some(status));
         let text = error.to_string();
         assert!(text.contains(expected), "{body}: {text}");
+    }
+
+    // One member of an unexpected shape must not cost the others. The raw body would still
+    // show in the message, so the parsed members are checked.
+    let lenient = [
+        (
+            r#"{"title": "Not Found", "status": "404", "detail": "Session not found"}"#,
+            404,
+            "Session not found",
+        ),
+        (
+            r#"{"title": "Unprocessable", "status": 422, "detail": "Bad input", "errors": {"prompt": "required"}}"#,
+            422,
+            "Bad input; prompt: required",
+        ),
+        (
+            r#"{"title": "Unprocessable", "status": 422, "errors": [{"loc": "first", "msg": "too big", "type": "le"}]}"#,
+            422,
+            "first: too big",
+        ),
+    ];
+    for (body, status, expected) in lenient {
+        sim.inject_fault(fault(
+            Method::GET,
+            "/sessions/",
+            Some(1),
+            status_fault(status, None, Some(body)),
+        ));
+        let error = client.get_session(&session).await.unwrap_err();
+        let api = error.api().unwrap();
+        assert_eq!(api.problem.status, Some(status), "{body}");
+        assert!(api.problem.title.is_some(), "{body}");
+        assert_eq!(api.detail().as_deref(), Some(expected), "{body}");
     }
 }
 
@@ -582,7 +961,7 @@ async fn keys_never_appear_in_errors() {
     let error = client.whoami().await.unwrap_err();
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Unauthorized));
     assert!(!format!("{error} {error:?}").contains("cog_wrong_but_secret_key"));
-    let forbidden = client_with_key(&sim, sim.other_org_key());
+    // A valid key used on an organization it does not belong to.
     let mut config =
         ClientConfig::new(ApiKey::new(sim.other_org_key()).unwrap(), &sim.base_url()).unwrap();
     config.org_id = Some(sim.org_id().to_owned());
@@ -592,5 +971,5 @@ async fn keys_never_appear_in_errors() {
         .await
         .unwrap_err();
     assert_eq!(error.api_kind(), Some(ApiErrorKind::Forbidden));
-    drop(forbidden);
+    assert!(!format!("{error} {error:?} {forbidden_here:?}").contains(sim.other_org_key()));
 }

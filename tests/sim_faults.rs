@@ -324,6 +324,94 @@ async fn upload_then_download_redirects_to_another_host_served_without_auth() {
 }
 
 #[tokio::test]
+async fn download_redirect_names_the_host_a_remote_client_used() {
+    // Listening on every interface, as `devin-mcp sim --listen 0.0.0.0:PORT` does.
+    let sim = Simulator::start(SimConfig::manual(), "0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = client();
+    let port = reqwest::Url::parse(&sim.base_url())
+        .unwrap()
+        .port()
+        .unwrap();
+    let upload = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"remote".to_vec()).file_name("r.txt"),
+    );
+    let org_url = format!("{}/v3/organizations/{}", sim.base_url(), sim.org_id());
+    let (_, uploaded) = read(
+        http.post(format!("{org_url}/attachments"))
+            .bearer_auth(sim.api_key())
+            .multipart(upload)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let url = uploaded["url"].as_str().unwrap();
+    let blob_path = format!(
+        "/_sim/blobs/{}/r.txt",
+        uploaded["attachment_id"].as_str().unwrap()
+    );
+
+    // The Host header is how the simulator learns the name a client reached it under.
+    let cases = [
+        (
+            format!("192.0.2.10:{port}"),
+            format!("http://192.0.2.10:{port}"),
+        ),
+        (
+            "sim.example:8080".to_owned(),
+            "http://sim.example:8080".to_owned(),
+        ),
+        (
+            format!("[2001:db8::1]:{port}"),
+            format!("http://[2001:db8::1]:{port}"),
+        ),
+        // Loopback keeps the other host name, for the cross-host redirect check.
+        (
+            format!("127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+        ),
+        (
+            format!("localhost:{port}"),
+            format!("http://localhost:{port}"),
+        ),
+        (format!("[::1]:{port}"), format!("http://localhost:{port}")),
+        // Nothing a Host header should carry is echoed into a redirect.
+        (
+            format!("user@192.0.2.10:{port}"),
+            format!("http://localhost:{port}"),
+        ),
+    ];
+    for (host, expected_base) in cases {
+        let redirect = http
+            .get(url)
+            .bearer_auth(sim.api_key())
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(redirect.status(), StatusCode::TEMPORARY_REDIRECT, "{host}");
+        assert_eq!(
+            redirect.headers()["location"].to_str().unwrap(),
+            format!("{expected_base}{blob_path}"),
+            "Host: {host}"
+        );
+    }
+
+    // The blob behind the redirect is served on every interface too.
+    let blob = http
+        .get(format!("http://127.0.0.1:{port}{blob_path}"))
+        .header("host", format!("192.0.2.10:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blob.text().await.unwrap(), "remote");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn upload_without_a_file_part_gets_422() {
     let h = start().await;
     let form = reqwest::multipart::Form::new().text("other", "x");
@@ -458,6 +546,116 @@ async fn control_plane_drives_sessions_faults_and_the_clock() {
         .await
         .unwrap();
     assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+}
+
+#[tokio::test]
+async fn control_plane_injects_every_fault_kind() {
+    let h = start().await;
+    let add = |fault: Value| h.http.post(h.url("/_sim/faults")).json(&fault).send();
+    let create = || {
+        h.req(Method::POST, &h.org_url("sessions"))
+            .json(&json!({"prompt": "p"}))
+            .send()
+    };
+
+    let (status, added) = read(
+        add(json!({"path_contains": "/v3/self", "times": 1, "kind": "delay", "seconds": 0.3}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, added), (StatusCode::OK, json!({"faults": 1})));
+    let started = Instant::now();
+    let (status, me) = h.get_json(&h.url("/v3/self")).await;
+    assert!(started.elapsed() >= Duration::from_millis(300), "delayed");
+    assert_eq!(
+        (status, &me["org_id"]),
+        (StatusCode::OK, &json!(h.sim.org_id()))
+    );
+
+    add(
+        json!({"method": "POST", "path_contains": "/sessions", "times": 1,
+               "kind": "malformed_body"}),
+    )
+    .await
+    .unwrap();
+    let response = create().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+    assert_eq!(session_count(&h).await, 0, "not handled");
+
+    add(
+        json!({"method": "POST", "path_contains": "/sessions", "times": 1,
+               "kind": "drop_before_processing"}),
+    )
+    .await
+    .unwrap();
+    assert!(create().await.is_err(), "no answer");
+    assert_eq!(session_count(&h).await, 0, "not handled");
+
+    add(
+        json!({"method": "POST", "path_contains": "/sessions", "times": 1,
+               "kind": "drop_after_processing"}),
+    )
+    .await
+    .unwrap();
+    assert!(create().await.is_err(), "no answer");
+    assert_eq!(session_count(&h).await, 1, "handled all the same");
+
+    add(
+        json!({"path_contains": "/v3/self", "times": 1, "kind": "status", "status": 503,
+               "body": "down"}),
+    )
+    .await
+    .unwrap();
+    let response = h.req(Method::GET, &h.url("/v3/self")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.text().await.unwrap(), "down");
+
+    // Every fault above was used up.
+    assert_eq!(h.get_json(&h.url("/v3/self")).await.0, StatusCode::OK);
+    create().await.unwrap();
+    assert_eq!(session_count(&h).await, 2);
+
+    for (bad, field) in [
+        (json!({"path_contains": "x", "kind": "explode"}), "kind"),
+        (json!({"path_contains": "x", "kind": "delay"}), "seconds"),
+        (
+            json!({"path_contains": "x", "kind": "delay", "seconds": -1}),
+            "seconds",
+        ),
+        (
+            json!({"path_contains": "x", "kind": "delay", "seconds": 1e9}),
+            "seconds",
+        ),
+        (
+            json!({"path_contains": "x", "kind": "delay", "seconds": 1, "status": 500}),
+            "status",
+        ),
+        (
+            json!({"path_contains": "x", "kind": "malformed_body", "seconds": 1}),
+            "seconds",
+        ),
+        (json!({"path_contains": "x", "kind": "status"}), "status"),
+        (json!({"path_contains": "x"}), "status"),
+    ] {
+        let problem = assert_problem(
+            add(bad.clone()).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["loc"], json!(["body", field]), "{bad}");
+    }
+    let unknown = add(json!({"path_contains": "x", "status": 500, "delay_ms": 5}))
+        .await
+        .unwrap();
+    assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(
+        h.get_json(&h.url("/v3/self")).await.0,
+        StatusCode::OK,
+        "none was added"
+    );
 }
 
 #[tokio::test]

@@ -134,30 +134,54 @@ async fn session_runs_new_claimed_working_finished_with_artefacts() {
     );
 }
 
+/// What a client can see of a session's history: the fields a step-by-step and a one-jump
+/// simulation must agree on, and the time of every message.
+async fn history(h: &common::Harness, id: &str) -> Value {
+    let session = h.session(id).await;
+    let messages: Vec<Value> = h
+        .messages(id)
+        .await
+        .iter()
+        .map(|m| json!([m["created_at"], m["source"]]))
+        .collect();
+    json!({
+        "status": session["status"],
+        "status_detail": session["status_detail"],
+        "acus_consumed": session["acus_consumed"],
+        "updated_at": session["updated_at"],
+        "pull_requests": session["pull_requests"],
+        "messages": messages,
+    })
+}
+
 #[tokio::test]
 async fn one_big_advance_gives_the_same_history_as_small_steps() {
-    let h = start().await;
-    let a = h.create_prompt("same history").await;
-    let b = h.create_prompt("same history").await;
-    // Read `b` often while the clock moves; read `a` only at the end.
+    // Two simulators, because every read of a store settles all of its sessions: within one
+    // store, reading one session would walk the other through the same small steps.
+    let stepped = start().await;
+    let jumped = start().await;
+    let s = stepped.create_prompt("same history").await;
+    let j = jumped.create_prompt("same history").await;
+
+    // 300 s: claimed, working, halfway artefacts, finished; read after every 10 s on one side.
     for _ in 0..30 {
-        h.advance_secs(10);
-        h.session(&b).await;
+        stepped.advance_secs(10);
+        stepped.session(&s).await;
     }
-    let (a, b) = (h.session(&a).await, h.session(&b).await);
-    for field in ["status", "status_detail", "acus_consumed", "updated_at"] {
-        assert_eq!(a[field], b[field], "{field}");
+    jumped.advance_secs(300);
+    let after_work = history(&stepped, &s).await;
+    assert_eq!(after_work, history(&jumped, &j).await);
+    assert_eq!(after_work["status_detail"], "finished", "{after_work}");
+
+    // 600 s more: idle long enough to be suspended for inactivity.
+    for _ in 0..60 {
+        stepped.advance_secs(10);
+        stepped.session(&s).await;
     }
-    let times = |msgs: Vec<Value>| {
-        msgs.iter()
-            .map(|m| m["created_at"].clone())
-            .collect::<Vec<_>>()
-    };
-    let (ma, mb) = (
-        h.messages(a["session_id"].as_str().unwrap()).await,
-        h.messages(b["session_id"].as_str().unwrap()).await,
-    );
-    assert_eq!(times(ma), times(mb));
+    jumped.advance_secs(600);
+    let after_idle = history(&stepped, &s).await;
+    assert_eq!(after_idle, history(&jumped, &j).await);
+    assert_eq!(after_idle["status_detail"], "inactivity", "{after_idle}");
 }
 
 #[tokio::test]

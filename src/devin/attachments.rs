@@ -4,11 +4,13 @@
 //! with no `Authorization` header: the presigned URL needs none, and the key must never reach
 //! a host other than the API's.
 
+use std::time::Instant;
+
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use url::Url;
 
-use super::client::{Body, DevinClient, RawResponse, api_error};
+use super::client::{Body, DevinClient, RawResponse, api_error, describe_transport_error};
 use super::error::DevinError;
 use super::models::UploadedAttachment;
 
@@ -51,10 +53,11 @@ impl DevinClient {
         let path = self
             .org_path(&format!("/attachments/{uuid}/{name}"))
             .await?;
-        let response = self.execute(&Method::GET, &path, &[], &Body::Empty).await?;
-        let mut response = response;
+        let mut response = self.execute(&Method::GET, &path, &[], &Body::Empty).await?;
         let mut current = Url::parse(&format!("{}{path}", self.base_url()))
             .map_err(|error| DevinError::Config(format!("bad attachment URL: {error}")))?;
+        // Set once the answer comes from the redirect target instead of the API.
+        let mut storage_host: Option<String> = None;
         for _ in 0..MAX_REDIRECTS {
             if response.status.is_success() {
                 let content_type = response
@@ -67,14 +70,22 @@ impl DevinClient {
                     content_type,
                 });
             }
-            if !response.status.is_redirection() {
-                return Err(api_error(&Method::GET, &path, &response));
-            }
             let location = response
                 .headers
                 .get(LOCATION)
                 .and_then(|value| value.to_str().ok())
-                .ok_or_else(|| api_error(&Method::GET, &path, &response))?;
+                .filter(|_| response.status.is_redirection());
+            let Some(location) = location else {
+                return Err(match storage_host {
+                    None => api_error(&Method::GET, &path, &response),
+                    Some(host) => DevinError::Download {
+                        method: "GET".into(),
+                        path,
+                        host,
+                        status: response.status.as_u16(),
+                    },
+                });
+            };
             current = current
                 .join(location)
                 .map_err(|error| DevinError::Transport {
@@ -83,7 +94,11 @@ impl DevinClient {
                     message: format!("the download redirect points to a bad location: {error}"),
                     timed_out: false,
                 })?;
-            response = self.fetch_without_credentials(&current, &path).await?;
+            let host = host_of(&current);
+            response = self
+                .fetch_without_credentials(&current, &host, &path)
+                .await?;
+            storage_host = Some(host);
         }
         Err(DevinError::Transport {
             method: "GET".into(),
@@ -93,29 +108,42 @@ impl DevinClient {
         })
     }
 
-    /// A GET with no `Authorization` header, for presigned URLs.
+    /// A GET with no `Authorization` header, for presigned URLs. Neither its errors nor its
+    /// log line carry the URL: the query of a presigned URL is a credential.
     async fn fetch_without_credentials(
         &self,
         url: &Url,
+        host: &str,
         api_path: &str,
     ) -> Result<RawResponse, DevinError> {
         let transport = |error: reqwest::Error| DevinError::Transport {
             method: "GET".into(),
             path: api_path.to_owned(),
-            message: format!("downloading from the redirect target failed: {error}"),
+            message: format!(
+                "downloading from the storage host {host} failed: {}",
+                describe_transport_error(&error)
+            ),
             timed_out: error.is_timeout(),
         };
+        let started = Instant::now();
         let response = self
             .http()
             .get(url.clone())
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|error| transport(error.without_url()))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| transport(error.without_url()))?;
         tracing::debug!(
+            method = %Method::GET,
+            host,
+            api_path,
             status = status.as_u16(),
+            latency_ms = started.elapsed().as_millis(),
             "attachment redirect target fetched"
         );
         Ok(RawResponse {
@@ -123,6 +151,16 @@ impl DevinClient {
             headers,
             body,
         })
+    }
+}
+
+/// Host and port (when not the scheme's default) of a URL: what may be shown of a presigned
+/// URL.
+fn host_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("(no host)");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
     }
 }
 

@@ -42,10 +42,15 @@ impl ApiKey {
                     .into(),
             ));
         }
-        if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(DevinError::Config(
-                "DEVIN_API_KEY contains whitespace".into(),
-            ));
+        // Every byte must be allowed in an `Authorization` header; a key that is not would
+        // fail every call, so it fails here, once, at startup. The message gives the position
+        // only: the key itself must not reach a log.
+        if let Some(position) = key.bytes().position(|byte| !byte.is_ascii_graphic()) {
+            return Err(DevinError::Config(format!(
+                "DEVIN_API_KEY has a space, control or non-ASCII character at byte {position}; \
+                 Devin keys are printable ASCII only (check for a stray quote or a character \
+                 picked up when copying it)"
+            )));
         }
         Ok(Self(key))
     }
@@ -254,10 +259,13 @@ impl DevinClient {
                     let error = api_error(method, path, &response);
                     (failure, asked, error)
                 }
-                Err(error) => {
+                Err(error @ DevinError::Transport { .. }) => {
                     tracing::debug!(%method, path, latency_ms, attempt, %error, "devin api call failed");
                     (Failure::Transport, None, error)
                 }
+                // Anything else (a bad key, a bad content type) was found before sending and
+                // would be found again on every retry.
+                Err(error) => return Err(error),
             };
             if attempt > policy.max_retries || !retry::may_retry(method, failure) {
                 return Err(error);
@@ -343,7 +351,7 @@ impl DevinClient {
 /// Builds the error for a non-success answer, parsing the body whatever its content type.
 pub(crate) fn api_error(method: &Method, path: &str, response: &RawResponse) -> DevinError {
     let text = String::from_utf8_lossy(&response.body);
-    let problem = serde_json::from_slice::<Problem>(&response.body).unwrap_or_default();
+    let problem = Problem::from_body(&response.body);
     DevinError::Api(Box::new(ApiError {
         method: method.to_string(),
         path: path.to_owned(),
@@ -372,7 +380,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
 }
 
 /// A transport error in words, without the URL (which reqwest includes but we log apart).
-fn describe_transport_error(error: &reqwest::Error) -> String {
+pub(crate) fn describe_transport_error(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "the request timed out"
     } else if error.is_connect() {
@@ -403,6 +411,44 @@ mod tests {
         let error = ApiKey::new("apk_user_abc").unwrap_err().to_string();
         assert!(error.contains("cog_"), "{error}");
         assert!(!error.contains("apk_user_abc"), "{error}");
+    }
+
+    #[test]
+    fn keys_with_characters_a_header_cannot_carry_are_refused_without_showing_them() {
+        for key in [
+            "cog_abc def",
+            "cog_abc\tdef",
+            "cog_abc\u{7f}def",
+            "cog_abcédef",
+            "cog_abc\0def",
+        ] {
+            let error = ApiKey::new(key).unwrap_err();
+            let text = format!("{error} {error:?}");
+            assert!(matches!(error, DevinError::Config(_)), "{text}");
+            assert!(text.contains("at byte 7"), "{text}");
+            assert!(!text.contains("abc"), "{text}");
+        }
+        // Surrounding whitespace, as a .env file or a shell may leave it, is not part of a key.
+        assert_eq!(ApiKey::new(" cog_ok\n").unwrap().expose(), "cog_ok");
+    }
+
+    #[tokio::test]
+    async fn a_config_error_is_returned_at_once_not_retried() {
+        // A key that bypasses `ApiKey::new`, so that building the header fails on each attempt.
+        let mut config =
+            ClientConfig::new(ApiKey("cog_\nbad".into()), "http://127.0.0.1:9").unwrap();
+        config.org_id = Some("org-test".into());
+        config.retry = RetryPolicy {
+            max_retries: 3,
+            base_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        let client = DevinClient::new(config).unwrap();
+        // Retrying would sleep at least 5 s before the first retry.
+        let outcome = tokio::time::timeout(Duration::from_secs(3), client.whoami()).await;
+        let error = outcome.expect("returned without retrying").unwrap_err();
+        assert!(matches!(error, DevinError::Config(_)), "{error}");
     }
 
     #[test]

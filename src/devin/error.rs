@@ -39,6 +39,21 @@ pub enum DevinError {
         /// The body as received, cut to a readable length.
         raw_body: String,
     },
+    /// The API redirected a download to its storage host, and that host answered with a
+    /// status other than success. Not an [`ApiError`]: the Devin API itself did its part, and
+    /// a 403 here means an expired or refused presigned link, not a missing permission. Only
+    /// the host is kept, never the presigned URL, whose query is a credential.
+    #[error(
+        "{method} {path}: the download redirect went to the storage host {host}, which answered \
+         HTTP {status}"
+    )]
+    Download {
+        method: String,
+        path: String,
+        /// Host (and port, when not the default) of the redirect target.
+        host: String,
+        status: u16,
+    },
     /// The client is misconfigured (no key, a legacy key, no organization).
     #[error("{0}")]
     Config(String),

@@ -451,8 +451,11 @@ impl ListSessionsQuery {
 
 /// Error body of the API: RFC 9457 problem details, or the legacy `{"detail": ...}` (§2.3).
 ///
-/// Every member is optional here so that both forms, and anything in between, decode.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Every member is optional, and each is read on its own: a member of an unexpected shape
+/// (`"status": "404"` as text, `errors` as an object, `loc` as a string) is read as well as it
+/// can be or left out, and never costs the others. An error body is read to explain a
+/// failure, so losing the `detail` over a stray `errors` shape would hide the explanation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Problem {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub problem_type: Option<String>,
@@ -470,29 +473,130 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
 }
 
-/// One field-level validation failure, as in FastAPI's `HTTPValidationError`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One field-level validation failure, as in FastAPI's `HTTPValidationError`. Decoding is
+/// lenient like [`Problem`]'s: `loc` may be a single string, and missing members are empty.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldError {
-    #[serde(default)]
     pub loc: Vec<Value>,
-    #[serde(default)]
     pub msg: String,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub error_type: String,
 }
 
+impl<'de> Deserialize<'de> for Problem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::from_value(&Value::deserialize(deserializer)?))
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldError {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        FieldError::from_value(&value)
+            .ok_or_else(|| serde::de::Error::custom("a field error must be a JSON object"))
+    }
+}
+
+impl FieldError {
+    /// Reads one field error from any JSON object; `None` for anything else.
+    fn from_value(value: &Value) -> Option<Self> {
+        let map = value.as_object()?;
+        let loc = match map.get("loc") {
+            Some(Value::Array(parts)) => parts.clone(),
+            Some(part @ (Value::String(_) | Value::Number(_))) => vec![part.clone()],
+            _ => Vec::new(),
+        };
+        Some(Self {
+            loc,
+            msg: text_of(map.get("msg")).unwrap_or_default(),
+            error_type: text_of(map.get("type")).unwrap_or_default(),
+        })
+    }
+
+    /// Reads `errors` as a list of field errors, or as an object from field name to message
+    /// (or to a list of messages), the other shape APIs commonly use.
+    fn list_from_value(value: &Value) -> Option<Vec<Self>> {
+        match value {
+            Value::Array(items) => Some(items.iter().filter_map(Self::from_value).collect()),
+            Value::Object(fields) => Some(
+                fields
+                    .iter()
+                    .map(|(field, message)| Self {
+                        loc: vec![Value::String(field.clone())],
+                        msg: match message {
+                            Value::Array(messages) => messages
+                                .iter()
+                                .filter_map(|m| text_of(Some(m)))
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                            other => text_of(Some(other)).unwrap_or_default(),
+                        },
+                        error_type: String::new(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A member as text: a string as it is, a number or a boolean written out; else `None`.
+fn text_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
 impl Problem {
+    /// Reads an error body whatever its shape: members that fit are kept, the rest are
+    /// `None`; a body that is not a JSON object gives an empty problem.
+    pub fn from_body(body: &[u8]) -> Self {
+        serde_json::from_slice::<Value>(body)
+            .map(|value| Self::from_value(&value))
+            .unwrap_or_default()
+    }
+
+    /// Reads each member on its own; see the type's documentation.
+    pub fn from_value(value: &Value) -> Self {
+        let Some(map) = value.as_object() else {
+            return Self::default();
+        };
+        let string = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+        let status = match map.get("status") {
+            Some(Value::Number(number)) => number.as_u64(),
+            // Some servers write the status as text; it still says which status it was.
+            Some(Value::String(text)) => text.trim().parse().ok(),
+            _ => None,
+        }
+        .and_then(|status| u16::try_from(status).ok());
+        Self {
+            problem_type: string("type"),
+            title: string("title"),
+            status,
+            detail: map
+                .get("detail")
+                .filter(|detail| !detail.is_null())
+                .cloned(),
+            instance: string("instance"),
+            errors: map.get("errors").and_then(FieldError::list_from_value),
+        }
+    }
+
     /// One readable sentence: the detail when there is one, else the title.
     pub fn summary(&self) -> Option<String> {
         let mut parts: Vec<String> = Vec::new();
         match &self.detail {
             Some(Value::String(text)) if !text.is_empty() => parts.push(text.clone()),
             Some(Value::Array(items)) => {
-                parts.extend(items.iter().filter_map(|item| {
-                    serde_json::from_value::<FieldError>(item.clone())
-                        .ok()
-                        .map(|error| error.to_string())
-                }));
+                parts.extend(
+                    items
+                        .iter()
+                        .filter_map(FieldError::from_value)
+                        .map(|error| error.to_string()),
+                );
             }
             _ => {}
         }
@@ -605,6 +709,54 @@ mod tests {
             validation.summary().as_deref(),
             Some("prompt: Field required")
         );
+    }
+
+    #[test]
+    fn a_problem_member_of_an_unexpected_shape_costs_only_itself() {
+        let cases = [
+            (
+                r#"{"title": "Not Found", "status": 404, "detail": "Session not found",
+                    "errors": {"first": ["too big", "not even"], "prompt": "is required"}}"#,
+                Some(404),
+                "Session not found; first: too big; not even; prompt: is required",
+            ),
+            (
+                r#"{"title": "Unprocessable", "status": 422,
+                    "errors": [{"loc": "prompt", "msg": "Field required", "type": "missing"}]}"#,
+                Some(422),
+                "prompt: Field required",
+            ),
+            (
+                r#"{"title": "Not Found", "status": "404", "detail": "Session not found"}"#,
+                Some(404),
+                "Session not found",
+            ),
+            (
+                r#"{"title": "Gone", "status": "gone", "detail": {"why": 1}, "errors": 3}"#,
+                None,
+                "Gone",
+            ),
+            (
+                r#"{"title": 7, "status": 70000, "detail": [{"loc": "first", "msg": "too big"}],
+                    "instance": ["x"], "type": null}"#,
+                None,
+                "first: too big",
+            ),
+        ];
+        for (body, status, summary) in cases {
+            let problem = Problem::from_body(body.as_bytes());
+            assert_eq!(problem.status, status, "{body}");
+            assert_eq!(problem.summary().as_deref(), Some(summary), "{body}");
+            let through_serde: Problem = serde_json::from_str(body).unwrap();
+            assert_eq!(through_serde, problem, "{body}");
+        }
+        let bad_title = Problem::from_body(br#"{"title": 7, "detail": "kept"}"#);
+        assert_eq!(
+            (bad_title.title, bad_title.detail),
+            (None, Some(json!("kept")))
+        );
+        assert_eq!(Problem::from_body(b"<html>oops</html>"), Problem::default());
+        assert_eq!(Problem::from_body(b"[1, 2]"), Problem::default());
     }
 
     #[test]

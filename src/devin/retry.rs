@@ -84,23 +84,35 @@ impl RetryPolicy {
 }
 
 /// Reads `retry-after-ms`, then `Retry-After` as seconds or as an HTTP date.
+///
+/// A wait too long for a `Duration` comes back as `Duration::MAX`, so that
+/// [`RetryPolicy::honoured_retry_after`] caps it like any other long wait; a negative, NaN or
+/// infinite value is no wait at all (`None`), since it says nothing a client can act on.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    // `try_from_secs_f64` refuses negative, infinite and absurdly large values, which an
-    // upstream may send; `from_secs_f64` would panic on them.
     let millis = text("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok());
-    if let Some(wait) = millis.and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok()) {
+    if let Some(wait) = millis.and_then(|ms| seconds(ms / 1000.0)) {
         return Some(wait);
     }
     let value = text("retry-after")?.trim();
-    if let Ok(seconds) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).ok();
+    if let Ok(number) = value.parse::<f64>() {
+        return seconds(number);
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(
         date.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// A number of seconds from an upstream header as a wait. `Duration::from_secs_f64` would
+/// panic on the values refused or saturated here.
+fn seconds(seconds: f64) -> Option<Duration> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    // The only way a finite, non-negative value fails is being too large.
+    Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
 }
 
 #[cfg(test)]
@@ -149,11 +161,30 @@ mod tests {
         junk.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&junk), None);
 
-        for absurd in ["1e300", "-5", "inf", "NaN"] {
+        for meaningless in ["-5", "-0.5", "inf", "-inf", "NaN"] {
             let mut headers = HeaderMap::new();
-            headers.insert("retry-after", HeaderValue::from_static(absurd));
-            headers.insert("retry-after-ms", HeaderValue::from_static(absurd));
-            assert_eq!(retry_after(&headers), None, "{absurd}");
+            headers.insert("retry-after", HeaderValue::from_static(meaningless));
+            headers.insert("retry-after-ms", HeaderValue::from_static(meaningless));
+            assert_eq!(retry_after(&headers), None, "{meaningless}");
+        }
+    }
+
+    #[test]
+    fn an_overflowing_retry_after_is_the_longest_wait_and_gets_capped() {
+        let policy = RetryPolicy::default();
+        for (name, huge) in [
+            ("retry-after", "100000000000000000000"),
+            ("retry-after", "1e300"),
+            ("retry-after-ms", "1e300"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static(huge));
+            let asked = retry_after(&headers);
+            assert_eq!(asked, Some(Duration::MAX), "{name}: {huge}");
+            assert_eq!(
+                policy.honoured_retry_after(Duration::MAX),
+                policy.max_retry_after
+            );
         }
     }
 

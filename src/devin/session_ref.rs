@@ -9,6 +9,9 @@ use std::str::FromStr;
 
 const PREFIX: &str = "devin-";
 
+/// The host of Devin's web app, the only one whose session URLs are accepted.
+const WEB_HOST: &str = "app.devin.ai";
+
 /// A session id, normalised. Compare two of them with `==`: the prefix never matters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionRef {
@@ -19,8 +22,8 @@ pub struct SessionRef {
 /// Why a string is not a session reference.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "'{input}' is not a session id; use 'devin-<id>', a bare '<id>', or a session URL \
-     like 'https://app.devin.ai/sessions/<id>'"
+    "'{input}' is not a session id; use 'devin-<id>', a bare '<id>', or the session's web \
+     URL 'https://app.devin.ai/sessions/<id>'"
 )]
 pub struct InvalidSessionRef {
     input: String,
@@ -44,13 +47,22 @@ impl SessionRef {
             input: shorten(trimmed),
         };
         let candidate = if trimmed.contains("://") {
+            // Only Devin's own web app: a URL on another host that happens to have a
+            // `/sessions/<id>` path names something else, and taking its id would act on
+            // whichever Devin session shares it.
             let url = url::Url::parse(trimmed).map_err(|_| reject())?;
-            let mut segments = url
-                .path_segments()
-                .ok_or_else(reject)?
-                .filter(|s| !s.is_empty());
-            match (segments.next(), segments.next(), segments.next()) {
-                (Some("sessions"), Some(id), None) => id.to_owned(),
+            let from_devin = url.scheme() == "https"
+                && url.host_str() == Some(WEB_HOST)
+                && url.port().is_none()
+                && url.username().is_empty()
+                && url.password().is_none();
+            let id = url
+                .path()
+                .strip_prefix("/sessions/")
+                .map(|rest| rest.strip_suffix('/').unwrap_or(rest));
+            match id {
+                // The query and fragment say nothing about which session it is.
+                Some(id) if from_devin => id.to_owned(),
                 _ => return Err(reject()),
             }
         } else {
@@ -112,6 +124,14 @@ mod tests {
         assert_eq!(prefixed, bare);
         assert_eq!(bare, url);
         assert_eq!(url, url_slash);
+        for decorated in [
+            format!("https://app.devin.ai/sessions/{HEX}?tab=shell"),
+            format!("https://app.devin.ai/sessions/{HEX}/#latest"),
+            format!("HTTPS://APP.DEVIN.AI/sessions/{HEX}"),
+            format!("https://app.devin.ai:443/sessions/{HEX}"),
+        ] {
+            assert_eq!(SessionRef::parse(&decorated).unwrap(), url, "{decorated}");
+        }
         assert_eq!(prefixed.devin_id(), format!("devin-{HEX}"));
         assert_eq!(prefixed.bare(), HEX);
     }
@@ -125,9 +145,22 @@ mod tests {
             "https://app.devin.ai/playbooks/x",
             "../etc",
             "x?y",
+            "https://github.com/sessions/abc",
+            "ftp://x/sessions/abc",
+            "http://app.devin.ai/sessions/abc",
+            "https://app.devin.ai.example.com/sessions/abc",
+            "https://app.devin.ai:8443/sessions/abc",
+            "https://user@app.devin.ai/sessions/abc",
+            "https://app.devin.ai/sessions/abc/messages",
+            "https://app.devin.ai/other/sessions/abc",
+            "https://app.devin.ai//sessions/abc",
         ] {
             let error = SessionRef::parse(input).unwrap_err().to_string();
             assert!(error.contains("devin-<id>"), "{input}: {error}");
+            assert!(
+                error.contains("https://app.devin.ai/sessions/<id>"),
+                "{input}: {error}"
+            );
         }
     }
 

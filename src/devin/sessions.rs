@@ -1,7 +1,10 @@
 //! Session endpoints (§4.2): create, get, list, terminate, archive, messages, attachments of a
 //! session, and tags.
 
+use std::collections::HashSet;
+
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::client::{Body, DevinClient};
@@ -14,6 +17,10 @@ use super::session_ref::SessionRef;
 
 /// The largest page the API serves.
 pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// Most pages one walk through a list reads: 200 000 items at the largest page size, far past
+/// any real session list or conversation.
+pub const MAX_PAGES: usize = 1000;
 
 impl DevinClient {
     /// `POST …/sessions`. Never retried after anything but a 429 (see [`super::retry`]).
@@ -43,6 +50,8 @@ impl DevinClient {
     }
 
     /// Every session matching `query`, walking pages until the last or until `limit` sessions.
+    /// Stops early, with what it has, at an empty page or a repeated cursor; a list still
+    /// going after [`MAX_PAGES`] pages is a [`DevinError::Decode`].
     pub async fn list_all_sessions(
         &self,
         query: &ListSessionsQuery,
@@ -50,19 +59,8 @@ impl DevinClient {
     ) -> Result<Vec<Session>, DevinError> {
         let mut query = query.clone();
         query.first.get_or_insert(MAX_PAGE_SIZE);
-        let mut sessions = Vec::new();
-        loop {
-            let page = self.list_sessions(&query).await?;
-            sessions.extend(page.items);
-            if limit.is_some_and(|limit| sessions.len() >= limit) {
-                sessions.truncate(limit.unwrap_or(usize::MAX));
-                return Ok(sessions);
-            }
-            match page.end_cursor {
-                Some(cursor) if page.has_next_page => query.after = Some(cursor),
-                _ => return Ok(sessions),
-            }
-        }
+        let path = self.org_path("/sessions").await?;
+        self.walk_pages(path, query.to_pairs(), limit).await
     }
 
     /// `DELETE …/sessions/{devin_id}`: ends the session for good; `archive` also archives it.
@@ -111,23 +109,79 @@ impl DevinClient {
         self.call(Method::GET, path, &query, Body::Empty).await
     }
 
-    /// Every message of a session, oldest first.
+    /// Every message of a session, oldest first. Stops early, with what it has, at an empty
+    /// page or a repeated cursor; a list still going after [`MAX_PAGES`] pages is a
+    /// [`DevinError::Decode`].
     pub async fn list_all_messages(
         &self,
         session: &SessionRef,
     ) -> Result<Vec<Message>, DevinError> {
-        let mut messages = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .list_messages(session, Some(MAX_PAGE_SIZE), after.as_deref())
+        let path = self.session_path(session, "/messages").await?;
+        let query = vec![("first", MAX_PAGE_SIZE.to_string())];
+        self.walk_pages(path, query, None).await
+    }
+
+    /// Walks a cursor-paged list (§2.1) from the page `query` asks for until the last page or
+    /// `limit` items.
+    ///
+    /// An upstream that keeps saying `has_next_page: true` must not keep us reading forever:
+    /// the walk also ends, with what it has, at an empty page or at a cursor it has already
+    /// followed (the same items would come again). A walk longer than [`MAX_PAGES`] pages is
+    /// an error rather than a silently shortened list, since a caller could not tell the
+    /// difference.
+    async fn walk_pages<T: DeserializeOwned>(
+        &self,
+        path: String,
+        mut query: Vec<(&'static str, String)>,
+        limit: Option<usize>,
+    ) -> Result<Vec<T>, DevinError> {
+        let mut items = Vec::new();
+        let mut followed: HashSet<String> = HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let page: Page<T> = self
+                .call(Method::GET, path.clone(), &query, Body::Empty)
                 .await?;
-            messages.extend(page.items);
-            match page.end_cursor {
-                Some(cursor) if page.has_next_page => after = Some(cursor),
-                _ => return Ok(messages),
+            let empty = page.items.is_empty();
+            items.extend(page.items);
+            if let Some(limit) = limit
+                && items.len() >= limit
+            {
+                items.truncate(limit);
+                return Ok(items);
             }
+            let cursor = match page.end_cursor {
+                Some(cursor) if page.has_next_page => cursor,
+                _ => return Ok(items),
+            };
+            if empty {
+                tracing::warn!(
+                    path,
+                    "an empty page claims more pages follow; stopping there"
+                );
+                return Ok(items);
+            }
+            if !followed.insert(cursor.clone()) {
+                tracing::warn!(
+                    path,
+                    "a page repeats a cursor already followed; stopping there"
+                );
+                return Ok(items);
+            }
+            query.retain(|(key, _)| *key != "after");
+            query.push(("after", cursor));
         }
+        Err(DevinError::Decode {
+            method: Method::GET.to_string(),
+            path,
+            status: 200,
+            json_path: ".has_next_page".into(),
+            message: format!(
+                "the list still had a next page after {MAX_PAGES} pages ({} items); stopped \
+                 reading rather than loop without end",
+                items.len()
+            ),
+            raw_body: String::new(),
+        })
     }
 
     /// `GET …/sessions/{devin_id}/attachments`, read as a bare array or as `{items}`.

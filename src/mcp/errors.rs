@@ -123,7 +123,11 @@ fn describe(error: &DevinError, session: Option<&SessionRef>, with_detail: bool)
                 ApiErrorKind::RateLimited => {
                     let wait = api
                         .retry_after
-                        .map(|d| format!("{} seconds", d.as_secs().max(1)))
+                        // An overflowing Retry-After arrives as Duration::MAX.
+                        .map(|d| match d.as_secs() {
+                            secs if secs > 86_400 => "at least a day".to_owned(),
+                            secs => format!("{} seconds", secs.max(1)),
+                        })
                         .unwrap_or_else(|| "a minute".to_owned());
                     format!(
                         "Devin's rate limit was hit and the retries ran out (HTTP 429). Wait \
@@ -170,6 +174,10 @@ fn describe(error: &DevinError, session: Option<&SessionRef>, with_detail: bool)
             "Devin's API answered (HTTP {status}) with a body this server cannot read (at \
              {json_path}: {message}). The API may have changed; the call may have taken effect. \
              Check with get_status before retrying."
+        ),
+        DevinError::Download { host, status, .. } => format!(
+            "Devin's API sent the download on to its storage host {host}, which answered HTTP \
+             {status}. The short-lived download link may have expired; try the download again."
         ),
         DevinError::Config(message) => {
             format!("The server is not configured to reach Devin: {message}.")
@@ -232,7 +240,29 @@ fn skip_debug_string(value: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::without_quoted_values;
+    use super::{ToolError, without_quoted_values};
+    use crate::devin::{ApiError, DevinError};
+
+    fn rate_limited(retry_after: std::time::Duration) -> String {
+        let error = DevinError::Api(Box::new(ApiError {
+            method: "GET".into(),
+            path: "/v3/self".into(),
+            status: reqwest::StatusCode::TOO_MANY_REQUESTS,
+            problem: Default::default(),
+            raw_body: String::new(),
+            retry_after: Some(retry_after),
+        }));
+        ToolError::from_devin(&error, None).0
+    }
+
+    #[test]
+    fn an_overflowing_retry_after_reads_as_a_long_wait_not_a_huge_number() {
+        let text = rate_limited(std::time::Duration::MAX);
+        assert!(text.contains("at least a day"), "{text}");
+        assert!(!text.contains(&u64::MAX.to_string()), "{text}");
+        let text = rate_limited(std::time::Duration::from_secs(30));
+        assert!(text.contains("30 seconds"), "{text}");
+    }
 
     #[test]
     fn quoted_values_are_dropped_and_expectations_kept() {

@@ -14,12 +14,24 @@
 //! POST   /_sim/sessions/{id}/messages          {"message"}             (from Devin)
 //! POST   /_sim/sessions/{id}/pull_requests     {"pr_url", "pr_state"?}
 //! POST   /_sim/sessions/{id}/children          {"prompt"}              -> {"session_id"}
-//! POST   /_sim/faults   {"method"?, "path_contains", "times"?, "status", "retry_after"?, "body"?}
+//! POST   /_sim/faults                          <fault, below>          -> {"faults": <count>}
 //! DELETE /_sim/faults
 //! GET    /_sim/requests                                                -> [RecordedRequest]
 //! DELETE /_sim/requests
 //! ```
 //! The session routes answer with the session's full view.
+//!
+//! A fault body has the members every fault shares, then `kind` (one per [`FaultKind`];
+//! `"status"` when left out) and the members of that kind, and no others:
+//!
+//! ```text
+//! {"method"?: "GET", "path_contains": "/sessions", "times"?: 2, "kind"?: ..., ...}
+//!   "kind": "status"                  "status": 503, "retry_after"?: "3", "body"?: "<text>"
+//!   "kind": "delay"                   "seconds": 1.5   (real time, 0 to 3600)
+//!   "kind": "malformed_body"
+//!   "kind": "drop_before_processing"
+//!   "kind": "drop_after_processing"
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,44 +240,110 @@ async fn child(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FaultBody {
     #[serde(default)]
     method: Option<String>,
     path_contains: String,
     #[serde(default)]
     times: Option<u32>,
-    status: u16,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
     #[serde(default)]
     retry_after: Option<String>,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    seconds: Option<f64>,
+}
+
+/// The longest delay fault: longer only holds sockets open after the test has moved on.
+const MAX_DELAY_SECONDS: f64 = 3600.0;
+
+fn invalid_fault(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::invalid(&["body", field], message, "value_error")
+}
+
+impl FaultBody {
+    /// The kind this body asks for, refusing members that belong to another kind, so that a
+    /// script with a typo learns of it instead of injecting something else.
+    fn kind(&self) -> Result<FaultKind, ApiError> {
+        let kind = self.kind.as_deref().unwrap_or("status");
+        let given = [
+            ("status", self.status.is_some()),
+            ("retry_after", self.retry_after.is_some()),
+            ("body", self.body.is_some()),
+            ("seconds", self.seconds.is_some()),
+        ];
+        let allowed: &[&str] = match kind {
+            "status" => &["status", "retry_after", "body"],
+            "delay" => &["seconds"],
+            "malformed_body" | "drop_before_processing" | "drop_after_processing" => &[],
+            _ => {
+                return Err(invalid_fault(
+                    "kind",
+                    "Must be one of status, delay, malformed_body, drop_before_processing, \
+                     drop_after_processing",
+                ));
+            }
+        };
+        if let Some((field, _)) = given
+            .iter()
+            .find(|(field, present)| *present && !allowed.contains(field))
+        {
+            return Err(invalid_fault(
+                field,
+                format!("Does not apply to a fault of kind {kind}"),
+            ));
+        }
+        Ok(match kind {
+            "status" => {
+                let status = self
+                    .status
+                    .filter(|status| StatusCode::from_u16(*status).is_ok())
+                    .ok_or_else(|| invalid_fault("status", "Not an HTTP status"))?;
+                FaultKind::Status {
+                    status,
+                    retry_after: self.retry_after.clone(),
+                    body: self.body.clone(),
+                }
+            }
+            "delay" => {
+                let delay = self
+                    .seconds
+                    .filter(|seconds| *seconds <= MAX_DELAY_SECONDS)
+                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+                    .ok_or_else(|| {
+                        invalid_fault("seconds", "Must be a number of seconds from 0 to 3600")
+                    })?;
+                FaultKind::Delay(delay)
+            }
+            "malformed_body" => FaultKind::MalformedBody,
+            "drop_before_processing" => FaultKind::DropBeforeProcessing,
+            _ => FaultKind::DropAfterProcessing,
+        })
+    }
 }
 
 async fn add_fault(State(shared): SharedState, bytes: Bytes) -> ControlResult {
     let fault: FaultBody = body(&bytes)?;
     let method = fault
         .method
+        .as_ref()
         .map(|m| http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()))
         .transpose()
-        .map_err(|_| ApiError::invalid(&["body", "method"], "Not an HTTP method", "value_error"))?;
-    if StatusCode::from_u16(fault.status).is_err() {
-        return Err(ApiError::invalid(
-            &["body", "status"],
-            "Not an HTTP status",
-            "value_error",
-        ));
-    }
-    lock(&shared.faults).push(Fault {
+        .map_err(|_| invalid_fault("method", "Not an HTTP method"))?;
+    let kind = fault.kind()?;
+    let mut faults = lock(&shared.faults);
+    faults.push(Fault {
         method,
         path_contains: fault.path_contains,
         times: fault.times,
-        kind: FaultKind::Status {
-            status: fault.status,
-            retry_after: fault.retry_after,
-            body: fault.body,
-        },
+        kind,
     });
-    Ok(Json(json!({"faults": lock(&shared.faults).len()})).into_response())
+    Ok(Json(json!({"faults": faults.len()})).into_response())
 }
 
 async fn clear_faults(State(shared): SharedState) -> ControlResult {

@@ -209,6 +209,9 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) requests: Mutex<Vec<RecordedRequest>>,
+    /// Where download redirects point when the request's `Host` does not say better: see
+    /// [`Shared::blob_base`].
+    blob_base: String,
 }
 
 /// A key the simulator accepts and the principal behind it.
@@ -222,12 +225,41 @@ pub(crate) struct KeyInfo {
 }
 
 impl Shared {
+    /// Scheme and authority of the blob URL a download redirects to, for a request that came
+    /// with `host` (its `Host` header).
+    ///
+    /// A client on loopback gets `localhost:PORT`, a host name other than the one it used, to
+    /// show whether it forwards its key across hosts. A client that reached the simulator
+    /// under another name (`devin-mcp sim --listen 0.0.0.0:PORT` seen from another machine)
+    /// gets that name back, since `localhost` would point at itself.
+    pub(crate) fn blob_base(&self, host: Option<&str>) -> String {
+        let authority = host
+            .and_then(|host| host.parse::<http::uri::Authority>().ok())
+            // User info has no place in a Host header; do not echo it into a redirect.
+            .filter(|authority| !authority.as_str().contains('@'));
+        match authority {
+            Some(authority) if !is_loopback_name(authority.host()) => {
+                format!("http://{authority}")
+            }
+            _ => self.blob_base.clone(),
+        }
+    }
+
     /// The store, with every session brought up to the current sim time.
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         let mut store = lock(&self.store);
         store.settle(self.clock.now_ms());
         store
     }
+}
+
+/// Whether a `Host` header's host names this machine's loopback interface.
+fn is_loopback_name(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Locks a mutex, carrying on after a panic elsewhere: the simulator's data stays usable
@@ -258,15 +290,19 @@ impl Simulator {
     pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Simulator> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let local = listener.local_addr()?;
-        let host = if local.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
+        let reachable = if local.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], local.port()))
         } else {
-            local.ip().to_string()
+            local
         };
-        let base_url = format!("http://{host}:{}", local.port());
-        // Blobs are served under another host name on purpose, so that a client test can see
-        // whether the bearer token follows a cross-host redirect.
-        let blob_base = format!("http://localhost:{}", local.port());
+        let base_url = format!("http://{reachable}");
+        let blob_base = if reachable.ip().is_loopback() {
+            // On loopback, blobs are served under another host name on purpose, so that a
+            // client test can see whether the bearer token follows a cross-host redirect.
+            format!("http://localhost:{}", local.port())
+        } else {
+            base_url.clone()
+        };
         let keys = vec![
             KeyInfo {
                 key: config.api_key.clone(),
@@ -294,8 +330,8 @@ impl Simulator {
                 config.org_id.clone(),
                 config.timings,
                 base_url.clone(),
-                blob_base,
             )),
+            blob_base,
             faults: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
         });

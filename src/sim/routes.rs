@@ -813,10 +813,14 @@ async fn download(
 ) -> ApiResult {
     let (org_id, attachment_id, name) = path(ids)?;
     org_principal(&shared, &headers, &org_id)?;
-    let location = shared
+    let blob_path = shared
         .store()
-        .blob_location(&attachment_id, &name)
+        .blob_path(&attachment_id, &name)
         .ok_or_else(|| ApiError::not_found("Attachment not found"))?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok());
+    let location = format!("{}{blob_path}", shared.blob_base(host));
     Ok((
         StatusCode::TEMPORARY_REDIRECT,
         [(header::LOCATION, location)],

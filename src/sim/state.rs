@@ -137,7 +137,6 @@ pub(crate) struct Store {
     org_id: String,
     timings: Timings,
     api_base: String,
-    blob_base: String,
     /// The sim time of the last settle, in epoch milliseconds; never goes back.
     now_ms: i64,
     sessions: HashMap<String, SimSession>,
@@ -146,17 +145,11 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    pub(crate) fn new(
-        org_id: String,
-        timings: Timings,
-        api_base: String,
-        blob_base: String,
-    ) -> Self {
+    pub(crate) fn new(org_id: String, timings: Timings, api_base: String) -> Self {
         Self {
             org_id,
             timings,
             api_base,
-            blob_base,
             now_ms: i64::MIN,
             sessions: HashMap::new(),
             blobs: HashMap::new(),
@@ -469,14 +462,11 @@ impl Store {
         }
     }
 
-    /// Where a download of attachment `id` redirects, if the file exists under that name.
-    pub(crate) fn blob_location(&self, id: &str, name: &str) -> Option<String> {
+    /// The path a download of attachment `id` redirects to, if the file exists under that
+    /// name. The host is the caller's to choose: it depends on how the request came in.
+    pub(crate) fn blob_path(&self, id: &str, name: &str) -> Option<String> {
         let blob = self.blob(id, name)?;
-        Some(format!(
-            "{}/_sim/blobs/{id}/{}",
-            self.blob_base,
-            encode_segment(&blob.name)
-        ))
+        Some(format!("/_sim/blobs/{id}/{}", encode_segment(&blob.name)))
     }
 
     pub(crate) fn blob(&self, id: &str, name: &str) -> Option<&Blob> {
