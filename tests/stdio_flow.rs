@@ -334,9 +334,14 @@ async fn secrets_are_sent_to_devin_but_never_echoed_back() {
         .find(|request| request.method == "POST" && request.path.ends_with("/sessions"))
         .expect("the create reached the simulator");
     let body = create.body.expect("create body");
-    // The simulator's request log redacts secret values itself; the key shows it arrived.
+    // The simulator's request log keeps a digest of each secret value, not the value.
     assert_eq!(body["session_secrets"][0]["key"], "DEPLOY_TOKEN");
-    assert!(body["session_secrets"][0]["value"].is_string());
+    assert_eq!(
+        body["session_secrets"][0]["value"],
+        devin_mcp::sim::redacted_secret(&json!("s3cr3t-value-42")),
+        "the very value reached Devin"
+    );
+    assert!(!body.to_string().contains("s3cr3t-value-42"));
     server.stop().await;
 }
 

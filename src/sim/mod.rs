@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 use crate::devin::models::{PrState, Session, SessionStatus, StatusDetail};
 use clock::Clock;
 pub use clock::ClockMode;
+pub use faults::redacted as redacted_secret;
 use state::Store;
 
 /// The org id of the demo principal when no other is configured.
@@ -174,7 +175,8 @@ pub enum FaultKind {
 /// One request the simulator received, for tests to inspect.
 ///
 /// Never holds the bearer token; `session_secrets` values in the body are replaced by
-/// `"<redacted>"` so the log can be shown without leaking them.
+/// `"<redacted sha256:…>"` (see [`redacted_secret`]) so the log can be shown without leaking
+/// them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordedRequest {
     /// `GET`, `POST`, …
