@@ -54,7 +54,9 @@ async fn main() -> Result<(), Error> {
         binary.display()
     );
 
-    // Requests per session-hour while a session works and nothing visible changes.
+    // Requests per session-hour while a session works and nothing visible changes. Devin at
+    // work moves `updated_at` (ACUs grow) without a visible change; a heartbeat does the same
+    // to the simulated session every scaled 10 s, so the pollers' message reads count too.
     let hour = Duration::from_secs_f64(3600.0 / SCALE);
     let session = create(&client, "Quiet for an hour").await?;
     sim.set_status(
@@ -62,6 +64,22 @@ async fn main() -> Result<(), Error> {
         SessionStatus::Running,
         Some(StatusDetail::Working),
     )?;
+    let heartbeat = tokio::spawn({
+        let (sim, session) = (sim.clone(), session.clone());
+        async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs_f64(10.0 / SCALE));
+            loop {
+                ticker.tick().await;
+                sim.advance(Duration::from_secs(10));
+                // Scripted: the same status, touched now, with no next step of its own.
+                let _ = sim.set_status(
+                    &session,
+                    SessionStatus::Running,
+                    Some(StatusDetail::Working),
+                );
+            }
+        }
+    });
     sim.clear_requests();
     let arguments = json!({ "session_ids": [session], "timeout_seconds": 3600 });
     let waiting = tokio::spawn({
@@ -73,13 +91,17 @@ async fn main() -> Result<(), Error> {
         }
     });
     tokio::time::sleep(hour).await;
-    let adaptive_requests = gets_of(&sim, &session);
-    waiting.abort();
+    let adaptive_requests = requests_for(&sim, &session);
+    heartbeat.abort();
+    // Ending the session ends the wait and its poller, so they add nothing to what follows.
+    sim.set_status(&session, SessionStatus::Exit, None)?;
+    waiting.await??;
+    let naive_session = create(&client, "Quiet for an hour, polled naively").await?;
     sim.clear_requests();
-    let naive_requests = naive_poll(&sim, &session, hour).await?;
-    println!("API requests per session-hour of waiting (session working, no change):");
-    println!("  devin-mcp wait_for_sessions: {adaptive_requests}");
-    println!("  naive 10 s poll:             {naive_requests}");
+    let naive_requests = naive_poll(&sim, &naive_session, hour).await?;
+    println!("API requests per session-hour of waiting (session working, no visible change):");
+    println!("  devin-mcp wait_for_sessions: {adaptive_requests} (session and message reads)");
+    println!("  naive 10 s poll:             {naive_requests} (session reads only)");
 
     // Delay from a status change to the wait returning.
     let mut adaptive = Vec::new();
@@ -125,10 +147,11 @@ async fn call(client: &Client, tool: &str, arguments: Value) -> Result<Value, Er
     Ok(result.structured_content.unwrap_or(Value::Null))
 }
 
-fn gets_of(sim: &Simulator, session: &str) -> usize {
+/// Every request about `session`: the session itself and its messages.
+fn requests_for(sim: &Simulator, session: &str) -> usize {
     sim.requests()
         .iter()
-        .filter(|r| r.method == "GET" && r.path.ends_with(session))
+        .filter(|r| r.path.contains(&format!("/sessions/{session}")))
         .count()
 }
 
@@ -146,7 +169,7 @@ async fn naive_poll(sim: &Simulator, session: &str, span: Duration) -> Result<us
         ticker.tick().await;
         http.get(&url).bearer_auth(sim.api_key()).send().await?;
     }
-    Ok(gets_of(sim, session))
+    Ok(requests_for(sim, session))
 }
 
 /// Starts a wait, changes the status after `change_after`, and returns the scaled delay

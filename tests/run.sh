@@ -13,7 +13,10 @@ if ! "$python" -c "import mcp, devin_sdk, jsonschema, pytest" 2>/dev/null; then
     .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
     python=.venv/bin/python
 fi
-if [[ ! -x tests/conformance/node_modules/.bin/conformance ]]; then
+# npm ci writes node_modules/.package-lock.json; a lock file changed since (a new pin) is newer.
+conformance=tests/conformance
+if [[ ! -x $conformance/node_modules/.bin/conformance ||
+      $conformance/package-lock.json -nt $conformance/node_modules/.package-lock.json ]]; then
     echo "==> installing the MCP conformance suite (with its own Node 22)"
     (cd tests/conformance && npm ci --no-audit --no-fund)
 fi

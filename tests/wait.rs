@@ -810,7 +810,14 @@ async fn resources_read_and_a_subscriber_hears_of_changes() {
         .client
         .read_resource(ReadResourceRequestParams::new("devin://nope".to_owned()))
         .await;
-    assert!(missing.is_err());
+    let Err(ServiceError::McpError(error)) = missing else {
+        panic!("a resource-not-found error, not {missing:?}")
+    };
+    assert_eq!(
+        error.data,
+        Some(json!({ "uri": "devin://nope" })),
+        "{error:?}"
+    );
 }
 
 /// A client that declares the MCP tasks extension.

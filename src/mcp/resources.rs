@@ -42,7 +42,7 @@ impl SessionResource {
                     "no resource '{uri}'; this server has devin://sessions/{{devin_id}} and \
                      devin://sessions/{{devin_id}}/messages"
                 ),
-                None,
+                Some(serde_json::json!({ "uri": uri })),
             )
         };
         let rest = uri.strip_prefix(SCHEME_PREFIX).ok_or_else(not_found)?;
@@ -106,9 +106,10 @@ pub async fn read(
     let failed = |error: crate::devin::DevinError| {
         let message = ToolError::from_devin(&error, Some(session)).0;
         match error.api_kind() {
-            Some(crate::devin::ApiErrorKind::NotFound) => {
-                McpError::resource_not_found(message, None)
-            }
+            Some(crate::devin::ApiErrorKind::NotFound) => McpError::resource_not_found(
+                message,
+                Some(serde_json::json!({ "uri": resource.uri() })),
+            ),
             _ => McpError::internal_error(message, None),
         }
     };

@@ -149,8 +149,8 @@ def main():
         for scenario in MUST_SUCCEED.get(mode, []):
             own = [c for c in results.get(scenario, []) if c["id"] != WIRE_SCHEMA_CHECK]
             if not any(c["status"] == "SUCCESS" for c in own):
-                errors.append(f"{mode}: {scenario} passed no check of its own, so it tested "
-                              "nothing; it must pass checks in this run")
+                errors.append(f"{mode}: {scenario} passed no check of its own in this run, "
+                              "so it may have tested nothing")
         print(f"{mode}: {len(results)} scenarios, {statuses['SUCCESS']} passed, "
               f"{statuses['FAILURE']} failed ({unexpected} unexpected), "
               f"{statuses['WARNING']} warnings, {statuses['SKIPPED']} skipped")
@@ -169,9 +169,10 @@ def main():
     if errors:
         print("\n".join(errors), file=sys.stderr)
         sys.exit(f"conformance: {len(errors)} problem(s), see above")
-    listed = sum(len(checks) if checks is not None else 1 for checks in expected.values())
-    print(f"conformance: every failure is one of the {listed} expected ones "
-          f"({len(expected)} scenarios)")
+    ids = sum(len(checks) for checks in expected.values() if checks is not None)
+    stars = sum(1 for checks in expected.values() if checks is None)
+    print(f"conformance: only expected failures ({ids} listed checks and {stars} '*' entries "
+          f"in {len(expected)} scenarios)")
 
 
 if __name__ == "__main__":

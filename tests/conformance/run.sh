@@ -50,7 +50,7 @@ run_suite() {
     server_pid=$!
     local url=""
     for _ in $(seq 1 100); do
-        url="$(grep -o 'listening on http://[^ ]*' "$log" | head -n1 | sed 's/^listening on //')" || true
+        url="$(grep -o 'listening on http://[^ ]*' "$log" | head -n1 | cut -d' ' -f3)" || true
         [[ -n "$url" ]] && break
         if ! kill -0 "$server_pid" 2>/dev/null; then cat "$log" >&2; exit 1; fi
         sleep 0.1
