@@ -23,7 +23,8 @@
 //! - Memory: `VmRSS` and `VmHWM` of the child from `/proc/<pid>/status` (Linux only) after 100
 //!   `tools/call` requests (one `create_session`, then `get_status`).
 //! - Latency: `get_status` through MCP and a direct `GET …/sessions/{id}` with a reused
-//!   reqwest client, interleaved one by one so that both see the same machine noise. "Added"
+//!   reqwest client, interleaved one by one so that both see the same machine noise, with an
+//!   MCP `ping` after each pair: the round trip over the pipes with nothing behind it. "Added"
 //!   is the difference of the percentiles, not a percentile of differences.
 
 use std::error::Error;
@@ -167,6 +168,7 @@ async fn run(launcher: &Launcher) -> Result<(), BenchError> {
     }
     let mut through_mcp = Vec::with_capacity(SAMPLES);
     let mut direct_http = Vec::with_capacity(SAMPLES);
+    let mut pings = Vec::with_capacity(SAMPLES);
     for _ in 0..SAMPLES {
         let started = Instant::now();
         server.call_tool("get_status", status_args.clone()).await?;
@@ -174,7 +176,12 @@ async fn run(launcher: &Launcher) -> Result<(), BenchError> {
         let started = Instant::now();
         direct.get().await?;
         direct_http.push(started.elapsed());
+        // What a round trip over the pipes costs with no tool and no API call behind it.
+        let started = Instant::now();
+        server.request("ping", json!({})).await?;
+        pings.push(started.elapsed());
     }
+    pings.sort_unstable();
     through_mcp.sort_unstable();
     direct_http.sort_unstable();
     let (mcp50, mcp99) = (
@@ -200,6 +207,11 @@ async fn run(launcher: &Launcher) -> Result<(), BenchError> {
         "  added by MCP         p50 {}  p99 {}   (target < 0.2 ms per call)",
         signed_ms(mcp50, http50),
         signed_ms(mcp99, http99)
+    );
+    println!(
+        "  of which the stdio round trip alone (ping)  p50 {}  p99 {}",
+        ms(percentile(&pings, 50.0)),
+        ms(percentile(&pings, 99.0))
     );
     let total = CALLS_BEFORE_MEMORY + WARM_UP + SAMPLES;
     println!(

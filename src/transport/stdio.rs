@@ -16,8 +16,13 @@ use crate::mcp::DevinMcp;
 
 /// Serves `server` on stdin/stdout until the client closes stdin.
 pub async fn serve(server: DevinMcp) -> Result<(), String> {
+    // When stdin and stdout are pipes, as a launching client makes them, they are read and
+    // written on the IO reactor rather than through tokio's blocking threads: one cross-thread
+    // hand-off less per message. Anything else falls back to the ordinary handles. (Must run
+    // inside a runtime with IO enabled, which `main` builds.)
+    let (read, write) = rmcp::transport::stdio_pipes();
     let transport = StdioTransport {
-        inner: AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout()),
+        inner: AsyncRwTransport::new_server(read, write),
         requested: false,
         server: server.clone(),
     };
