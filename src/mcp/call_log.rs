@@ -55,8 +55,9 @@ impl CallLog {
         self.write(outcome, session_id.as_deref());
     }
 
-    /// Logs a call that ended without a tool result: `protocol_error`, or `cancelled`.
-    pub fn fail(self, outcome: &str) {
+    /// Logs a call that ended without a tool result, with its `outcome`: `protocol_error`,
+    /// `cancelled`, or `ok` for an answer that is not a result.
+    pub fn end(self, outcome: &str) {
         let session_id = self.session_id.clone();
         self.write(outcome, session_id.as_deref());
     }

@@ -237,7 +237,7 @@ pub async fn listen(watcher: &Watcher, context: SubscriptionContext) {
         ));
     }
     context.cancelled().await;
-    // Dropping the set aborts the forwarders, which drops their subscriptions.
+    // The forwarders hold the subscriptions; with the last one gone, a poller stops.
     forwarders.abort_all();
 }
 

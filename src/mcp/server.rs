@@ -160,7 +160,7 @@ impl ServerHandler for DevinMcp {
             request.arguments.as_ref(),
         );
         let Some(tool) = tool else {
-            log.fail("protocol_error");
+            log.end("protocol_error");
             return Err(McpError::invalid_params(
                 format!("unknown tool '{name}'; tools/list shows the tools this server has"),
                 None,
@@ -191,8 +191,8 @@ impl ServerHandler for DevinMcp {
             .map(|response| explain_argument_error(&name, response));
         match &outcome {
             Ok(CallToolResponse::Complete(result)) => log.finish(result),
-            Ok(_) => log.fail("ok"),
-            Err(_) => log.fail("protocol_error"),
+            Ok(_) => log.end("ok"),
+            Err(_) => log.end("protocol_error"),
         }
         outcome
     }

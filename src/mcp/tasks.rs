@@ -79,7 +79,7 @@ impl DevinMcp {
                     _ = task.cancelled() => {
                         stop.cancel();
                         if name != "create_session" {
-                            log.fail("cancelled");
+                            log.end("cancelled");
                             return Err(TaskExit::Cancelled);
                         }
                         // A create may already have started a session, which runs and bills
@@ -96,7 +96,7 @@ impl DevinMcp {
                             Ok(result)
                         }
                         _ => {
-                            log.fail("protocol_error");
+                            log.end("protocol_error");
                             Err(TaskExit::Error(McpError::internal_error(
                                 "the tool did not produce a final result",
                                 None,
@@ -104,7 +104,7 @@ impl DevinMcp {
                         }
                     },
                     Err(error) => {
-                        log.fail("protocol_error");
+                        log.end("protocol_error");
                         Err(TaskExit::Error(error))
                     }
                 }
