@@ -111,25 +111,7 @@ async fn stateless_mode_hands_out_no_session_id() {
 async fn in_session_mode_delete_ends_a_session_and_its_id_then_gets_404() {
     let sim = simulator().await;
     let http = HttpServer::start(&sim, &["--sessions"]).await;
-    let response = post(&http, &initialize_body())
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let session = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let _ = response.text().await.unwrap();
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let response = post(&http, &initialized)
-        .bearer_auth(TOKEN)
-        .header("mcp-session-id", &session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    let session = open_session(&http, Some(TOKEN)).await;
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     let response = post(&http, &list)
         .bearer_auth(TOKEN)
@@ -484,29 +466,7 @@ async fn sigterm_makes_a_long_wait_answer_at_once_with_its_state_and_exits_zero(
 #[tokio::test]
 async fn a_call_longer_than_the_shutdown_timeout_is_cut_and_the_server_still_exits_zero() {
     let sim = simulator().await;
-    let mut command = http_support::command(&sim, &["--shutdown-timeout", "1"]);
-    command
-        .env("DEVIN_MCP_TOKEN", TOKEN)
-        .env("DEVIN_API_TIMEOUT_SECS", "600");
-    let mut http = HttpServer::spawn(command).await;
-    let server = http.client(Some(TOKEN)).await;
-    let created = server.ok("create_session", json!({ "prompt": "p" })).await;
-    let id = created["session_id"].as_str().unwrap().to_owned();
-    sim.inject_fault(Fault {
-        method: Some(http::Method::GET),
-        path_contains: "/sessions/".to_owned(),
-        times: Some(1),
-        kind: FaultKind::Delay(Duration::from_secs(300)),
-    });
-    let call = tokio::spawn(async move {
-        let params = rmcp::model::CallToolRequestParams::new("get_status")
-            .with_arguments(json!({ "session_id": id }).as_object().unwrap().clone());
-        server.client.call_tool(params).await
-    });
-    assert!(
-        sim_saw(&sim, session_read).await,
-        "the call never reached the simulator"
-    );
+    let (mut http, call) = server_with_a_stuck_call(&sim, "1").await;
     sigterm(&http);
 
     // Far less than the five minutes the call would take.
@@ -564,29 +524,7 @@ async fn in_session_mode_idle_clients_do_not_hold_up_shutdown() {
 #[tokio::test]
 async fn a_second_signal_stops_at_once_with_a_failure_status() {
     let sim = simulator().await;
-    let mut command = http_support::command(&sim, &["--shutdown-timeout", "300"]);
-    command
-        .env("DEVIN_MCP_TOKEN", TOKEN)
-        .env("DEVIN_API_TIMEOUT_SECS", "600");
-    let mut http = HttpServer::spawn(command).await;
-    let server = http.client(Some(TOKEN)).await;
-    let created = server.ok("create_session", json!({ "prompt": "p" })).await;
-    let id = created["session_id"].as_str().unwrap().to_owned();
-    sim.inject_fault(Fault {
-        method: Some(http::Method::GET),
-        path_contains: "/sessions/".to_owned(),
-        times: Some(1),
-        kind: FaultKind::Delay(Duration::from_secs(300)),
-    });
-    let _call = tokio::spawn(async move {
-        let params = rmcp::model::CallToolRequestParams::new("get_status")
-            .with_arguments(json!({ "session_id": id }).as_object().unwrap().clone());
-        server.client.call_tool(params).await
-    });
-    assert!(
-        sim_saw(&sim, session_read).await,
-        "the call never reached the simulator"
-    );
+    let (mut http, _call) = server_with_a_stuck_call(&sim, "300").await;
     sigterm(&http);
     assert!(http.log_contains("shutting down").await);
     sigterm(&http);
@@ -598,4 +536,39 @@ async fn a_second_signal_stops_at_once_with_a_failure_status() {
         "{}",
         http.log_text()
     );
+}
+
+/// A server with `--shutdown-timeout secs` and a `get_status` call in flight that the
+/// simulator holds for 300 s; returns once the call has reached the simulator.
+async fn server_with_a_stuck_call(
+    sim: &Simulator,
+    shutdown_timeout: &str,
+) -> (
+    HttpServer,
+    tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::ServiceError>>,
+) {
+    let mut command = http_support::command(sim, &["--shutdown-timeout", shutdown_timeout]);
+    command
+        .env("DEVIN_MCP_TOKEN", TOKEN)
+        .env("DEVIN_API_TIMEOUT_SECS", "600");
+    let http = HttpServer::spawn(command).await;
+    let server = http.client(Some(TOKEN)).await;
+    let created = server.ok("create_session", json!({ "prompt": "p" })).await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    sim.inject_fault(Fault {
+        method: Some(http::Method::GET),
+        path_contains: "/sessions/".to_owned(),
+        times: Some(1),
+        kind: FaultKind::Delay(Duration::from_secs(300)),
+    });
+    let call = tokio::spawn(async move {
+        let params = rmcp::model::CallToolRequestParams::new("get_status")
+            .with_arguments(json!({ "session_id": id }).as_object().unwrap().clone());
+        server.client.call_tool(params).await
+    });
+    assert!(
+        sim_saw(sim, session_read).await,
+        "the call never reached the simulator"
+    );
+    (http, call)
 }

@@ -11,14 +11,13 @@ use std::time::Duration;
 
 use devin_mcp::devin::models::{SessionStatus, StatusDetail};
 use http_support::{HttpServer, TOKEN, temp_file};
-use mcp_support::simulator;
+use mcp_support::{TaskClient, simulator, tool_request};
+use rmcp::ServiceError;
 use rmcp::ServiceExt;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, GetTaskParams,
-    Implementation, ServerNotification, SubscribeRequestParams, SubscriptionFilter,
+    CallToolResponse, GetTaskParams, ServerNotification, SubscribeRequestParams, SubscriptionFilter,
 };
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{ClientHandler, ServiceError};
 use serde_json::json;
 
 #[tokio::test]
@@ -90,19 +89,6 @@ async fn a_stateless_server_refuses_resources_subscribe_and_says_what_works() {
     server.stop().await;
 }
 
-/// A client that declares the MCP tasks extension.
-#[derive(Clone, Default)]
-struct TaskClient;
-
-impl ClientHandler for TaskClient {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::builder().enable_tasks().build(),
-            Implementation::new("task-client", "1.0.0"),
-        )
-    }
-}
-
 #[tokio::test]
 async fn a_task_answers_only_the_caller_who_started_it() {
     let sim = simulator().await;
@@ -120,17 +106,14 @@ async fn a_task_answers_only_the_caller_who_started_it() {
     };
     let alice = connect("alice-token-0123456789").await.unwrap();
     let bob = connect("bob-token-0123456789ab").await.unwrap();
-    let create = CallToolRequestParams::new("create_session")
-        .with_arguments(json!({ "prompt": "Alice's" }).as_object().unwrap().clone());
+    let create = tool_request("create_session", json!({ "prompt": "Alice's" }));
     let CallToolResponse::Complete(created) = alice.call_tool_once(create).await.unwrap() else {
         panic!("a create without a wait is an ordinary call")
     };
     let id = created.structured_content.unwrap()["session_id"].clone();
-    let wait = CallToolRequestParams::new("wait_for_sessions").with_arguments(
-        json!({ "session_ids": [id], "timeout_seconds": 60 })
-            .as_object()
-            .unwrap()
-            .clone(),
+    let wait = tool_request(
+        "wait_for_sessions",
+        json!({ "session_ids": [id], "timeout_seconds": 60 }),
     );
     let CallToolResponse::Task(task) = alice.call_tool_once(wait).await.unwrap() else {
         panic!("the wait runs as a task")

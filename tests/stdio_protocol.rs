@@ -42,6 +42,15 @@ impl Raw {
         Self { child, stdout }
     }
 
+    /// `initialize` (id 1) and `notifications/initialized`.
+    async fn handshake(&mut self) -> Value {
+        self.send(&initialize(1)).await;
+        let answer = self.answer(1).await;
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        answer
+    }
+
     async fn send(&mut self, message: &Value) {
         let stdin = self.child.stdin.as_mut().unwrap();
         stdin
@@ -164,10 +173,7 @@ async fn server_discover_before_initialize_gets_an_answer() {
 async fn unknown_methods_get_a_json_rpc_error_at_once() {
     let sim = simulator().await;
     let mut raw = Raw::spawn(server_command(&sim, sim.api_key()));
-    raw.send(&initialize(1)).await;
-    raw.answer(1).await;
-    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await;
+    raw.handshake().await;
     raw.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "devin/teleport", "params": {}}))
         .await;
     let answer = raw.answer(2).await;
@@ -205,10 +211,7 @@ async fn the_process_exits_promptly_when_stdin_closes() {
 async fn stdin_closing_during_a_wait_ends_the_wait_and_the_process_at_once() {
     let sim = simulator().await;
     let mut raw = Raw::spawn(server_command(&sim, sim.api_key()));
-    raw.send(&initialize(1)).await;
-    raw.answer(1).await;
-    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await;
+    raw.handshake().await;
     raw.send(&json!({
         "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "create_session", "arguments": {"prompt": "Never finishes"}}
@@ -330,10 +333,7 @@ async fn a_bad_base_url_or_org_is_refused() {
 async fn an_enterprise_key_without_an_org_says_to_set_one() {
     let sim = simulator().await;
     let mut raw = Raw::spawn(server_command(&sim, sim.enterprise_key()));
-    raw.send(&initialize(1)).await;
-    raw.answer(1).await;
-    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await;
+    raw.handshake().await;
     raw.send(&json!({
         "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "get_status", "arguments": {"session_id": "devin-abc"}}
@@ -363,10 +363,7 @@ async fn a_dotenv_file_in_the_working_directory_is_read() {
     let mut command = bare_command();
     command.current_dir(&dir);
     let mut raw = Raw::spawn(command);
-    raw.send(&initialize(1)).await;
-    raw.answer(1).await;
-    raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await;
+    raw.handshake().await;
     raw.send(&json!({
         "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "create_session", "arguments": {"prompt": "hello"}}

@@ -13,12 +13,12 @@ use std::time::Duration;
 use devin_mcp::devin::models::{PrState, SessionStatus, StatusDetail};
 use devin_mcp::sim::{Fault, FaultKind, Simulator};
 use http::Method;
-use mcp_support::{report_schema, server_command, simulator, text};
+use mcp_support::{TaskClient, report_schema, server_command, simulator, text, tool_request};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
-    ClientCapabilities, ClientConfig, ClientRequest, DetailedTask, GetTaskParams, Implementation,
-    ProgressNotificationParam, ReadResourceRequestParams, ResourceContents,
-    ResourceUpdatedNotificationParam, SubscribeRequestParams, TaskPayload, TaskStatus,
+    ClientRequest, DetailedTask, GetTaskParams, ProgressNotificationParam,
+    ReadResourceRequestParams, ResourceContents, ResourceUpdatedNotificationParam,
+    SubscribeRequestParams, TaskPayload, TaskStatus,
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService, ServiceError};
 use rmcp::transport::TokioChildProcess;
@@ -383,11 +383,9 @@ async fn progress_notifications_keep_coming_while_waiting() {
 async fn a_cancelled_wait_stops_polling() {
     let h = Harness::start().await;
     let id = h.create("Never settles").await;
-    let params = CallToolRequestParams::new("wait_for_sessions").with_arguments(
-        json!({ "session_ids": [id], "timeout_seconds": 600 })
-            .as_object()
-            .unwrap()
-            .clone(),
+    let params = tool_request(
+        "wait_for_sessions",
+        json!({ "session_ids": [id], "timeout_seconds": 600 }),
     );
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
     let options = PeerRequestOptions::with_timeout(Duration::from_millis(700));
@@ -820,19 +818,6 @@ async fn resources_read_and_a_subscriber_hears_of_changes() {
     );
 }
 
-/// A client that declares the MCP tasks extension.
-#[derive(Clone, Default)]
-struct TaskClient;
-
-impl ClientHandler for TaskClient {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::builder().enable_tasks().build(),
-            Implementation::new("task-client", "1.0.0"),
-        )
-    }
-}
-
 async fn task_status(client: &RunningService<RoleClient, TaskClient>, id: &str) -> DetailedTask {
     client.get_task(GetTaskParams::new(id)).await.unwrap().task
 }
@@ -849,12 +834,7 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
         .spawn()
         .unwrap();
     let client = TaskClient.serve(transport).await.unwrap();
-    let create = CallToolRequestParams::new("create_session").with_arguments(
-        json!({ "prompt": "Tasks please" })
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
+    let create = tool_request("create_session", json!({ "prompt": "Tasks please" }));
     let CallToolResponse::Complete(created) = client.call_tool_once(create).await.unwrap() else {
         panic!("a create without a wait is an ordinary call")
     };
@@ -863,11 +843,9 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
         .unwrap()
         .to_owned();
 
-    let wait = CallToolRequestParams::new("wait_for_sessions").with_arguments(
-        json!({ "session_ids": [id], "timeout_seconds": 60 })
-            .as_object()
-            .unwrap()
-            .clone(),
+    let wait = tool_request(
+        "wait_for_sessions",
+        json!({ "session_ids": [id], "timeout_seconds": 60 }),
     );
     let CallToolResponse::Task(task) = client.call_tool_once(wait.clone()).await.unwrap() else {
         panic!("wait_for_sessions runs as a task for a client that takes tasks")
@@ -897,12 +875,7 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
 
     // A cancelled task stops its polling.
     let other = sim.spawn_child(&id, "never settles").unwrap();
-    let wait = CallToolRequestParams::new("wait_for_sessions").with_arguments(
-        json!({ "session_ids": [other] })
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
+    let wait = tool_request("wait_for_sessions", json!({ "session_ids": [other] }));
     let CallToolResponse::Task(task) = client.call_tool_once(wait).await.unwrap() else {
         panic!("a task")
     };
@@ -926,11 +899,9 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
     assert_eq!(polls, 0, "a cancelled task went on polling");
 
     // Cancelling a create that runs as a task still hands over the session it created.
-    let create_and_wait = CallToolRequestParams::new("create_session").with_arguments(
-        json!({ "prompt": "Created, then cancelled", "wait_seconds": 600 })
-            .as_object()
-            .unwrap()
-            .clone(),
+    let create_and_wait = tool_request(
+        "create_session",
+        json!({ "prompt": "Created, then cancelled", "wait_seconds": 600 }),
     );
     let CallToolResponse::Task(task) = client.call_tool_once(create_and_wait).await.unwrap() else {
         panic!("a create with a wait runs as a task")
@@ -963,11 +934,9 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
     // Arguments that do not fit are refused at once, not as a task that fails later, and a
     // misplaced session secret does not come back.
     let secret = "s3cr3t-in-the-wrong-place";
-    let misplaced = CallToolRequestParams::new("create_session").with_arguments(
-        json!({ "prompt": "x", "wait_seconds": 30, "session_secrets": format!("TOKEN={secret}") })
-            .as_object()
-            .unwrap()
-            .clone(),
+    let misplaced = tool_request(
+        "create_session",
+        json!({ "prompt": "x", "wait_seconds": 30, "session_secrets": format!("TOKEN={secret}") }),
     );
     let CallToolResponse::Complete(refused) = client.call_tool_once(misplaced).await.unwrap()
     else {

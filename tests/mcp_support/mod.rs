@@ -8,10 +8,12 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use devin_mcp::sim::{SimConfig, Simulator};
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -105,6 +107,27 @@ impl Server {
 
     pub async fn stop(self) {
         let _ = self.client.cancel().await;
+    }
+}
+
+/// A `tools/call` request for `tool` with `arguments` (a JSON object).
+pub fn tool_request(tool: &str, arguments: Value) -> CallToolRequestParams {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments must be an object")
+    };
+    CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments)
+}
+
+/// A client that declares the MCP tasks extension.
+#[derive(Clone, Default)]
+pub struct TaskClient;
+
+impl ClientHandler for TaskClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_tasks().build(),
+            Implementation::new("task-client", "1.0.0"),
+        )
     }
 }
 
