@@ -50,6 +50,18 @@ fn client(sim: &Simulator) -> DevinClient {
     client_with_key(sim, sim.api_key())
 }
 
+/// A client whose attempts time out after 300 ms, with `max_retries` retries.
+fn impatient_client(sim: &Simulator, max_retries: u32) -> DevinClient {
+    let mut config =
+        ClientConfig::new(ApiKey::new(sim.api_key()).unwrap(), &sim.base_url()).unwrap();
+    config.retry = RetryPolicy {
+        max_retries,
+        request_timeout: Duration::from_millis(300),
+        ..fast_retries()
+    };
+    DevinClient::new(config).unwrap()
+}
+
 fn prompt(text: &str) -> CreateSessionRequest {
     CreateSessionRequest {
         prompt: text.to_owned(),
@@ -623,14 +635,7 @@ async fn put_is_retried_after_5xx_and_dropped_connections() {
 #[tokio::test]
 async fn get_is_retried_after_a_timeout() {
     let sim = simulator().await;
-    let mut config =
-        ClientConfig::new(ApiKey::new(sim.api_key()).unwrap(), &sim.base_url()).unwrap();
-    config.retry = RetryPolicy {
-        max_retries: 1,
-        request_timeout: Duration::from_millis(300),
-        ..fast_retries()
-    };
-    let client = DevinClient::new(config).unwrap();
+    let client = impatient_client(&sim, 1);
     let created = client.create_session(&prompt("x")).await.unwrap();
     let session = SessionRef::parse(&created.session_id).unwrap();
     sim.clear_requests();
@@ -923,14 +928,7 @@ async fn a_malformed_success_body_keeps_the_raw_body_and_the_json_path() {
 #[tokio::test]
 async fn a_timeout_is_a_transport_error_that_says_so() {
     let sim = simulator().await;
-    let mut config =
-        ClientConfig::new(ApiKey::new(sim.api_key()).unwrap(), &sim.base_url()).unwrap();
-    config.retry = RetryPolicy {
-        max_retries: 0,
-        request_timeout: Duration::from_millis(300),
-        ..fast_retries()
-    };
-    let client = DevinClient::new(config).unwrap();
+    let client = impatient_client(&sim, 0);
     client.org_id().await.unwrap();
     sim.inject_fault(fault(
         Method::GET,

@@ -254,30 +254,13 @@ async fn a_read_only_token_sees_and_calls_only_read_only_tools() {
 #[tokio::test]
 async fn sigterm_lets_a_call_in_flight_finish_then_exits_zero() {
     let sim = simulator().await;
-    let mut http = HttpServer::start(&sim, &[]).await;
-    let server = http.client(Some(TOKEN)).await;
-    let created = server.ok("create_session", json!({ "prompt": "p" })).await;
-    let id = created["session_id"].as_str().unwrap().to_owned();
-    sim.inject_fault(Fault {
-        method: Some(http::Method::GET),
-        path_contains: "/sessions/".to_owned(),
-        times: Some(1),
-        kind: FaultKind::Delay(Duration::from_millis(1500)),
-    });
-    let call = tokio::spawn(async move {
-        let status = server.ok("get_status", json!({ "session_id": id })).await;
-        server.stop().await;
-        status
-    });
-    // The call is at the simulator, waiting out the delay, when the signal comes.
-    assert!(
-        sim_saw(&sim, session_read).await,
-        "the call never reached the simulator"
-    );
+    // The call is at the simulator, waiting out a 1.5 s delay, when the signal comes.
+    let (mut http, call) = server_with_a_call_held(&sim, "20", Duration::from_millis(1500)).await;
     sigterm(&http);
 
-    let status = call.await.unwrap();
-    assert_eq!(status["status"], "new");
+    let answered = call.await.unwrap().expect("the call is answered");
+    assert_ne!(answered.is_error, Some(true), "{answered:?}");
+    assert_eq!(answered.structured_content.unwrap()["status"], "new");
     let exit = tokio::time::timeout(Duration::from_secs(10), http.child.wait())
         .await
         .expect("the server exits after its last call")
@@ -466,7 +449,7 @@ async fn sigterm_makes_a_long_wait_answer_at_once_with_its_state_and_exits_zero(
 #[tokio::test]
 async fn a_call_longer_than_the_shutdown_timeout_is_cut_and_the_server_still_exits_zero() {
     let sim = simulator().await;
-    let (mut http, call) = server_with_a_stuck_call(&sim, "1").await;
+    let (mut http, call) = server_with_a_call_held(&sim, "1", Duration::from_secs(300)).await;
     sigterm(&http);
 
     // Far less than the five minutes the call would take.
@@ -524,7 +507,7 @@ async fn in_session_mode_idle_clients_do_not_hold_up_shutdown() {
 #[tokio::test]
 async fn a_second_signal_stops_at_once_with_a_failure_status() {
     let sim = simulator().await;
-    let (mut http, _call) = server_with_a_stuck_call(&sim, "300").await;
+    let (mut http, _call) = server_with_a_call_held(&sim, "300", Duration::from_secs(300)).await;
     sigterm(&http);
     assert!(http.log_contains("shutting down").await);
     sigterm(&http);
@@ -539,10 +522,11 @@ async fn a_second_signal_stops_at_once_with_a_failure_status() {
 }
 
 /// A server with `--shutdown-timeout secs` and a `get_status` call in flight that the
-/// simulator holds for 300 s; returns once the call has reached the simulator.
-async fn server_with_a_stuck_call(
+/// simulator holds for `hold`; returns once the call has reached the simulator.
+async fn server_with_a_call_held(
     sim: &Simulator,
     shutdown_timeout: &str,
+    hold: Duration,
 ) -> (
     HttpServer,
     tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::ServiceError>>,
@@ -559,7 +543,7 @@ async fn server_with_a_stuck_call(
         method: Some(http::Method::GET),
         path_contains: "/sessions/".to_owned(),
         times: Some(1),
-        kind: FaultKind::Delay(Duration::from_secs(300)),
+        kind: FaultKind::Delay(hold),
     });
     let call = tokio::spawn(async move {
         let params = rmcp::model::CallToolRequestParams::new("get_status")

@@ -822,6 +822,23 @@ async fn task_status(client: &RunningService<RoleClient, TaskClient>, id: &str) 
     client.get_task(GetTaskParams::new(id)).await.unwrap().task
 }
 
+/// The structured content of a task that must end `completed` within 10 s.
+async fn completed_task_output(client: &RunningService<RoleClient, TaskClient>, id: &str) -> Value {
+    for _ in 0..100 {
+        let state = task_status(client, id).await;
+        if state.task.status != TaskStatus::Working {
+            assert_eq!(state.task.status, TaskStatus::Completed, "{state:?}");
+            let TaskPayload::Completed { result } = state.payload else {
+                panic!("completed tasks carry their result")
+            };
+            let result: CallToolResult = serde_json::from_value(Value::Object(result)).unwrap();
+            return result.structured_content.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("task {id} did not end within 10 s")
+}
+
 #[tokio::test]
 async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
     let sim = simulator().await;
@@ -857,20 +874,7 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
     );
     sim.set_status(&id, SessionStatus::Running, Some(StatusDetail::Finished))
         .unwrap();
-    let mut done = None;
-    for _ in 0..100 {
-        let state = task_status(&client, &task_id).await;
-        if state.task.status == TaskStatus::Completed {
-            done = Some(state);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let TaskPayload::Completed { result } = done.expect("the task completes").payload else {
-        panic!("completed tasks carry their result")
-    };
-    let result: CallToolResult = serde_json::from_value(Value::Object(result)).unwrap();
-    let waited = result.structured_content.unwrap();
+    let waited = completed_task_output(&client, &task_id).await;
     assert_eq!(waited["sessions"][0]["is_finished"], true, "{waited}");
 
     // A cancelled task stops its polling.
@@ -911,22 +915,7 @@ async fn clients_with_the_tasks_extension_get_waits_as_tasks() {
         .cancel_task(CancelTaskParams::new(task.task.task_id.clone()))
         .await
         .unwrap();
-    let mut ended = None;
-    for _ in 0..50 {
-        let state = task_status(&client, &task.task.task_id).await;
-        if state.task.status != TaskStatus::Working {
-            ended = Some(state);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ended = ended.expect("the cancelled create ends");
-    assert_eq!(ended.task.status, TaskStatus::Completed);
-    let TaskPayload::Completed { result } = ended.payload else {
-        panic!("the create's result is kept")
-    };
-    let result: CallToolResult = serde_json::from_value(Value::Object(result)).unwrap();
-    let created = result.structured_content.unwrap();
+    let created = completed_task_output(&client, &task.task.task_id).await;
     let created_id = created["session_id"].as_str().unwrap();
     assert!(sim.session(created_id).is_some(), "{created}");
     assert_eq!(created["timed_out"], true, "{created}");

@@ -8,7 +8,6 @@
 
 use rmcp::model::JsonObject;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::mcp::errors::without_quoted_values;
 use crate::mcp::tools::batch::CreateSessionsParams;
@@ -38,8 +37,9 @@ pub fn problem(tool: &str, arguments: Option<&JsonObject>) -> Option<String> {
 
 /// Decodes the arguments into `T`; on failure, where (`field: `) and why, without values.
 fn decode<T: DeserializeOwned>(arguments: Option<&JsonObject>) -> Option<String> {
-    let value = Value::Object(arguments.cloned().unwrap_or_default());
-    let error = serde_path_to_error::deserialize::<_, T>(value).err()?;
+    // Read in place: this runs on every call, and the arguments may be large.
+    let empty = JsonObject::new();
+    let error = serde_path_to_error::deserialize::<_, T>(arguments.unwrap_or(&empty)).err()?;
     let path = error.path().to_string();
     let reason = without_quoted_values(&error.into_inner().to_string());
     Some(if path == "." {
@@ -54,7 +54,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn problem_of(tool: &str, arguments: Value) -> Option<String> {
         problem(tool, arguments.as_object())

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::task::AbortHandle;
 
+use crate::devin::models::Session;
 use crate::devin::{DevinClient, SessionRef};
 use crate::mcp::errors::ToolError;
 use crate::mcp::views::StatusView;
@@ -97,6 +98,15 @@ struct SessionDocument {
     structured_output: Option<Value>,
 }
 
+impl SessionDocument {
+    fn of(session: &Session) -> Self {
+        Self {
+            status: StatusView::from(session),
+            structured_output: session.structured_output.clone(),
+        }
+    }
+}
+
 /// Reads a resource as JSON text.
 pub async fn read(
     client: &DevinClient,
@@ -116,11 +126,7 @@ pub async fn read(
     let text = match resource {
         SessionResource::Session(_) => {
             let answer = client.get_session(session).await.map_err(failed)?;
-            let document = SessionDocument {
-                status: StatusView::from(&answer),
-                structured_output: answer.structured_output.clone(),
-            };
-            serde_json::to_string_pretty(&document)
+            serde_json::to_string_pretty(&SessionDocument::of(&answer))
         }
         SessionResource::Messages(_) => {
             let messages = client.list_all_messages(session).await.map_err(failed)?;
@@ -275,13 +281,10 @@ async fn forward_changes<G, F, Fut>(
 /// messages and the last one's id. `None` until the session has been read once.
 fn fingerprint(resource: &SessionResource, snapshot: &Snapshot) -> Option<Value> {
     match resource {
-        SessionResource::Session(_) => snapshot.session.as_ref().and_then(|session| {
-            let document = SessionDocument {
-                status: StatusView::from(session.as_ref()),
-                structured_output: session.structured_output.clone(),
-            };
-            serde_json::to_value(document).ok()
-        }),
+        SessionResource::Session(_) => snapshot
+            .session
+            .as_ref()
+            .and_then(|session| serde_json::to_value(SessionDocument::of(session)).ok()),
         SessionResource::Messages(_) => {
             let last = snapshot.messages.last().map(|m| m.event_id.clone());
             Some(serde_json::json!([snapshot.messages.len(), last]))

@@ -70,7 +70,6 @@ impl DevinMcp {
         let server = self.clone();
         let task = self.tasks().spawn(options, move |task| {
             Box::pin(async move {
-                let name = request.name.to_string();
                 let call = ToolCallContext::new(&server, request, context);
                 let running = server.tool_router().call(call);
                 tokio::pin!(running);

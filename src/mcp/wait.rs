@@ -50,12 +50,21 @@ pub struct WaitSpec {
 
 /// Where progress notifications go: the requesting client, under its progress token.
 pub struct Progress {
-    pub peer: Peer<RoleServer>,
-    pub token: ProgressToken,
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+    /// The last value sent: MCP asks progress to grow with every notification.
+    last: std::sync::Mutex<f64>,
 }
 
 impl Progress {
+    /// Sends `progress` of `total`, nudged above the last value sent when it is not already,
+    /// so that callers may send elapsed seconds or counts twice within one tick.
     pub async fn send(&self, progress: f64, total: f64, message: String) {
+        let progress = {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            *last = progress.max(*last + 0.001);
+            *last
+        };
         let param = ProgressNotificationParam::new(self.token.clone(), progress)
             .with_total(total)
             .with_message(message);
@@ -170,7 +179,6 @@ pub async fn wait(
         .collect();
     let fresh_for = watcher.settings().min_interval;
     let count = subscriptions.len();
-    let mut sent = 0.0_f64;
     {
         let firsts = futures::future::join_all(
             subscriptions
@@ -187,9 +195,8 @@ pub async fn wait(
                 _ = &mut firsts => break,
                 _ = heartbeat => {
                     if let Some(progress) = &progress {
-                        sent = started.elapsed().as_secs_f64().max(sent + 0.001);
                         let message = format!("reading {count} session(s)");
-                        progress.send(sent, total, message).await;
+                        progress.send(started.elapsed().as_secs_f64(), total, message).await;
                     }
                 }
             }
@@ -283,9 +290,9 @@ pub async fn wait(
         };
         next_heartbeat = Instant::now() + watcher.settings().progress_interval;
         if let Some(progress) = &progress {
-            // Progress must grow with every notification, even within one second.
-            sent = started.elapsed().as_secs_f64().max(sent + 0.001);
-            progress.send(sent, total, message).await;
+            progress
+                .send(started.elapsed().as_secs_f64(), total, message)
+                .await;
         }
     };
     for entry in &mut watched {
@@ -331,5 +338,6 @@ pub fn progress_of(context: &rmcp::service::RequestContext<RoleServer>) -> Optio
     context.meta.get_progress_token().map(|token| Progress {
         peer: context.peer.clone(),
         token,
+        last: std::sync::Mutex::new(f64::NEG_INFINITY),
     })
 }

@@ -82,6 +82,28 @@ pub struct BatchItemView {
     pub existed: bool,
 }
 
+impl BatchItemView {
+    fn created(index: usize, session: Session, existed: bool) -> Self {
+        Self {
+            index,
+            session_id: Some(devin_id(&session.session_id)),
+            url: Some(session.url),
+            error: None,
+            existed,
+        }
+    }
+
+    fn failed(index: usize, error: ToolError) -> Self {
+        Self {
+            index,
+            session_id: None,
+            url: None,
+            error: Some(error.0),
+            existed: false,
+        }
+    }
+}
+
 impl SessionDefaults {
     /// The create for prompt `index`: tagged with the batch and with its place in it, so that
     /// a later call can tell which prompts already have a session.
@@ -216,13 +238,7 @@ impl DevinMcp {
         let mut to_create = Vec::new();
         for (index, request) in requests {
             match existing.remove(&index) {
-                Some(session) => sessions.push(BatchItemView {
-                    index,
-                    session_id: Some(devin_id(&session.session_id)),
-                    url: Some(session.url),
-                    error: None,
-                    existed: true,
-                }),
+                Some(session) => sessions.push(BatchItemView::created(index, session, true)),
                 None => to_create.push((index, request)),
             }
         }
@@ -232,20 +248,10 @@ impl DevinMcp {
             .map(|(index, request)| async move {
                 // Each create is sent once: a POST is never retried after anything but a 429.
                 match client.create_session(&request).await {
-                    Ok(session) => BatchItemView {
-                        index,
-                        session_id: Some(devin_id(&session.session_id)),
-                        url: Some(session.url),
-                        error: None,
-                        existed: false,
-                    },
-                    Err(error) => BatchItemView {
-                        index,
-                        session_id: None,
-                        url: None,
-                        error: Some(ToolError::from_create(&error, &request).0),
-                        existed: false,
-                    },
+                    Ok(session) => BatchItemView::created(index, session, false),
+                    Err(error) => {
+                        BatchItemView::failed(index, ToolError::from_create(&error, &request))
+                    }
                 }
             })
             .buffer_unordered(parallel);
