@@ -58,6 +58,16 @@ pub fn check_structured_output_schema(schema: &Value) -> Result<(), String> {
 /// Keywords whose values are instance data, not schemas: a `$ref` inside them is just text.
 const DATA_KEYWORDS: [&str; 4] = ["const", "enum", "default", "examples"];
 
+/// Keywords whose values map names (of properties, of definitions) to schemas. Their keys are
+/// names, not keywords: a property called `default` is a schema like any other.
+const NAME_MAP_KEYWORDS: [&str; 5] = [
+    "properties",
+    "patternProperties",
+    "definitions",
+    "$defs",
+    "dependencies",
+];
+
 /// The first `$ref` that does not point inside the schema itself (`""` and `#…` do).
 fn find_remote_ref(value: &Value) -> Option<String> {
     match value {
@@ -70,7 +80,12 @@ fn find_remote_ref(value: &Value) -> Option<String> {
             }
             map.iter()
                 .filter(|(key, _)| !DATA_KEYWORDS.contains(&key.as_str()))
-                .find_map(|(_, value)| find_remote_ref(value))
+                .find_map(|(key, value)| match value {
+                    Value::Object(named) if NAME_MAP_KEYWORDS.contains(&key.as_str()) => {
+                        named.values().find_map(find_remote_ref)
+                    }
+                    _ => find_remote_ref(value),
+                })
         }
         Value::Array(items) => items.iter().find_map(find_remote_ref),
         _ => None,
@@ -117,6 +132,19 @@ mod tests {
             }
         });
         assert_eq!(check_structured_output_schema(&schema), Ok(()));
+    }
+
+    #[test]
+    fn a_property_named_like_a_data_keyword_is_still_searched() {
+        for name in ["default", "const", "enum", "examples"] {
+            let schema = json!({
+                "type": "object",
+                "properties": { name: {"$ref": "https://evil.example/s.json"} },
+                "definitions": { name: {"type": "string"} }
+            });
+            let error = check_structured_output_schema(&schema).unwrap_err();
+            assert!(error.contains("evil.example"), "{name}: {error}");
+        }
     }
 
     #[test]
